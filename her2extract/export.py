@@ -1,0 +1,73 @@
+"""Records to rows: the CSV of DESIGN.md (pandas) and JSONL with every value's evidence."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Iterable, TextIO
+
+from .model import CSV_COLUMNS, Evidence, Her2Record, Mention, Percent, plain_number
+
+
+def cell(value: object) -> str:
+    """One CSV cell: empty for None, plain numbers, enum values, '; '-joined warnings."""
+    if value is None:
+        return ""
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return plain_number(value)
+    if isinstance(value, (tuple, list)):
+        return "; ".join(cell(v) for v in value)
+    return str(value)
+
+
+def to_row(record: Her2Record) -> dict[str, str]:
+    """The record as one CSV row: exactly the DESIGN.md columns, in order."""
+    return {name: cell(getattr(record, name)) for name in CSV_COLUMNS}
+
+
+def _evidence_dict(ev: Evidence) -> dict:
+    out = dataclasses.asdict(ev)
+    out["assertion"] = ev.assertion.value
+    return out
+
+
+def _mention_dict(m: Mention) -> dict:
+    return {"field": m.field, "value": cell(m.value), "in_situ": m.in_situ, "evidence": _evidence_dict(m.evidence)}
+
+
+def to_json(record: Her2Record) -> dict:
+    """The record as JSON: the row, the evidence of every value, and every result found."""
+    out: dict = dict(to_row(record))
+    out["warnings"] = list(record.warnings)
+    out["evidence"] = {ev.field: _evidence_dict(ev) for ev in record.evidence}
+    out["results"] = [_mention_dict(m) for m in record.mentions]
+    return out
+
+
+def write_csv(records: Iterable[Her2Record], path: str | Path | TextIO) -> int:
+    """Write records as CSV with the DESIGN.md header; returns the number of rows."""
+    import pandas as pd
+
+    rows = [to_row(r) for r in records]
+    frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS), dtype=str)
+    frame.to_csv(path, index=False)
+    return len(rows)
+
+
+def write_jsonl(records: Iterable[Her2Record], path: str | Path) -> int:
+    count = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(to_json(record), ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def percent_text(value: Percent | None) -> str:
+    return "" if value is None else f"{value} %"

@@ -1,0 +1,159 @@
+"""Read a report file into pages of text: the only module that knows PDF libraries."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from .errors import UnreadableDocument
+from .model import Document, Page, TextSource
+
+log = logging.getLogger(__name__)
+
+MAX_BYTES = 50 * 1024 * 1024  # a pathology report is a few hundred kB; refuse archives
+MAX_PAGES = 200
+TEXT_SUFFIXES = frozenset({".txt", ".text"})
+PDF_SUFFIXES = frozenset({".pdf"})
+SUFFIXES = TEXT_SUFFIXES | PDF_SUFFIXES
+
+# A page with fewer non-space characters than this has no usable text layer.
+MIN_PAGE_CHARS = 20
+# Ruled tables: a page with this many line/rectangle objects is rebuilt with pdfplumber,
+# which keeps each table row on one line (PDFium emits cells in drawing order).
+MIN_RULE_OBJECTS = 8
+
+
+def read_document(
+    path: str | Path, *, max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES
+) -> Document:
+    """Read a .txt or .pdf report into a Document, page by page.
+
+    Raises:
+        UnreadableDocument: the file is missing, empty, too large, binary, corrupt or encrypted.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UnreadableDocument(path, f"cannot open file: {exc.strerror or exc}") from None
+    if size == 0:
+        raise UnreadableDocument(path, "empty file (0 bytes)")
+    if size > max_bytes:
+        raise UnreadableDocument(
+            path, f"file too large: {size / 1e6:.1f} MB (limit {max_bytes / 1e6:.0f} MB)"
+        )
+    data = path.read_bytes()
+    return read_bytes(data, str(path), max_pages=max_pages)
+
+
+def read_bytes(data: bytes, source: str, *, max_pages: int = MAX_PAGES) -> Document:
+    """Read report bytes; the kind (PDF or text) is decided by content, not by name."""
+    if not data:
+        raise UnreadableDocument(source, "empty file (0 bytes)")
+    if data[:1024].lstrip()[:5] == b"%PDF-":
+        return _read_pdf(data, source, max_pages)
+    if source.lower().endswith(tuple(PDF_SUFFIXES)):
+        raise UnreadableDocument(source, "not a PDF: the file has a .pdf name but no PDF header")
+    text = decode_text(data, source)
+    return Document(source=source, pages=(Page(1, text, TextSource.TEXT),))
+
+
+def decode_text(data: bytes, source: str = "") -> str:
+    """Decode report text: UTF-8 (with or without BOM), UTF-16 with BOM, else cp1252, else latin-1."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise UnreadableDocument(source, "invalid UTF-16 text") from None
+    else:
+        if b"\x00" in data[:4096]:
+            raise UnreadableDocument(source, "binary file, not text (contains NUL bytes)")
+        for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+    if _looks_binary(text):
+        raise UnreadableDocument(source, "binary file, not text")
+    if not text.strip():
+        raise UnreadableDocument(source, "no text: the file holds only white space")
+    return text
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:8192]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v")
+    return controls > max(8, len(sample) // 100)
+
+
+def _read_pdf(data: bytes, source: str, max_pages: int) -> Document:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        reason = str(exc).lower()
+        if "password" in reason:
+            raise UnreadableDocument(source, "encrypted PDF: a password is required") from None
+        raise UnreadableDocument(source, f"corrupt PDF: {exc}") from None
+    try:
+        count = len(pdf)
+        if count == 0:
+            raise UnreadableDocument(source, "PDF has no pages")
+        if count > max_pages:
+            raise UnreadableDocument(source, f"PDF has {count} pages (limit {max_pages})")
+        pages: list[Page] = []
+        warnings: list[str] = []
+        for index in range(count):
+            page = pdf[index]
+            try:
+                text = _pdfium_text(page)
+                if _has_ruled_table(page):
+                    text = _plumber_text(data, index) or text
+            finally:
+                page.close()
+            if len(text.strip()) < MIN_PAGE_CHARS:
+                pages.append(Page(index + 1, text, TextSource.NONE))
+                warnings.append(f"no-text-layer: page {index + 1} has no text layer (OCR not run)")
+            else:
+                pages.append(Page(index + 1, text, TextSource.PDF))
+    finally:
+        pdf.close()
+    if all(p.source is TextSource.NONE for p in pages):
+        log.warning("%s: no page has a text layer", Path(source).name)
+    return Document(source=source, pages=tuple(pages), warnings=tuple(warnings))
+
+
+def _pdfium_text(page) -> str:
+    textpage = page.get_textpage()
+    try:
+        return textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
+    finally:
+        textpage.close()
+
+
+def _has_ruled_table(page) -> bool:
+    import pypdfium2.raw as raw
+
+    count = 0
+    for obj in page.get_objects(filter=(raw.FPDF_PAGEOBJ_PATH,), max_depth=1):
+        count += 1
+        if count >= MIN_RULE_OBJECTS:
+            return True
+    return False
+
+
+def _plumber_text(data: bytes, index: int) -> str:
+    """Rebuild one page's lines with pdfplumber so table rows stay on one line."""
+    import io
+
+    import pdfplumber
+
+    try:
+        with pdfplumber.open(io.BytesIO(data), pages=[index + 1]) as pdf:
+            page = pdf.pages[0]
+            return page.extract_text(x_tolerance=2, y_tolerance=3) or ""
+    except Exception as exc:  # pdfplumber raises many kinds; PDFium already read the page
+        log.warning("page %d: layout rebuild failed (%s); using PDFium text", index + 1, type(exc).__name__)
+        return ""

@@ -1,0 +1,188 @@
+"""Run the rules over cleaned text: value findings, sections, parts, assertion triggers.
+
+The only module that knows spaCy (token rules run on `spacy.blank("en")`'s tokenizer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import regex
+
+from .model import Assertion
+from .rules import DEFAULT_TIMEOUT, FIELD_ALIASES, Rule
+from .text import Part, Section, find_spans
+
+STRUCTURE_FILES = frozenset({"sections", "assertions", "lexicon"})
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A rule's raw hit: which field, the matched value text, and where."""
+
+    rule_id: str
+    field: str
+    raw: str
+    start: int  # the value's span (the whole match for constant values)
+    end: int
+    match_start: int
+    match_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """An assertion cue found in the text (\"prior\", \"pending\", \"if\", ...)."""
+
+    rule_id: str
+    assertion: str
+    direction: str
+    window: int
+    start: int
+    end: int
+
+
+class Matcher:
+    """All rules compiled once; `find` turns a text into findings, sections and triggers."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        rules = tuple(rules)
+        self.rules = rules
+        self.value_rules = tuple(r for r in rules if r.file not in STRUCTURE_FILES)
+        self.section_rules = tuple(r for r in rules if r.file == "sections" and r.section != "part")
+        self.part_rules = tuple(r for r in rules if r.file == "sections" and r.section == "part")
+        self.trigger_rules = tuple(r for r in rules if r.file == "assertions")
+        self._token_rules = tuple(r for r in self.value_rules if r.kind == "tokens")
+        self._nlp = None
+        self._spacy_matcher = None
+
+    # --- values -------------------------------------------------------------------------
+    def findings(self, text: str) -> list[Finding]:
+        """Every value finding of every value rule, in text order."""
+        out: list[Finding] = []
+        for rule in self.value_rules:
+            if rule.kind == "regex":
+                out.extend(_regex_findings(rule, text))
+        if self._token_rules:
+            out.extend(self._token_findings(text))
+        out.sort(key=lambda f: (f.start, f.end, f.rule_id))
+        return out
+
+    def _token_findings(self, text: str) -> Iterator[Finding]:
+        if self._spacy_matcher is None:
+            import spacy
+            from spacy.matcher import Matcher as SpacyMatcher
+
+            self._nlp = spacy.blank("en")
+            matcher = SpacyMatcher(self._nlp.vocab, validate=True)
+            for rule in self._token_rules:
+                matcher.add(rule.id, [list(rule.pattern)])
+            self._spacy_matcher = matcher
+        doc = self._nlp.make_doc(text)
+        by_id = {r.id: r for r in self._token_rules}
+        for match_id, start, end in self._spacy_matcher(doc):
+            rule = by_id[self._nlp.vocab.strings[match_id]]
+            span = doc[start:end]
+            yield from _span_findings(rule, text, span.start_char, span.end_char)
+
+    # --- structure ----------------------------------------------------------------------
+    def sections(self, text: str) -> list[Section]:
+        return find_spans(text, ((r.section, r.pattern) for r in self.section_rules))
+
+    def parts(self, text: str) -> list[Part]:
+        hits = []
+        for rule in self.part_rules:
+            for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
+                label = m.group("label") if "label" in rule.pattern.groupindex else m.group(0)
+                hits.append((m.start(), label.strip().upper()))
+        hits.sort()
+        return [
+            Part(label, start, hits[i + 1][0] if i + 1 < len(hits) else len(text))
+            for i, (start, label) in enumerate(hits)
+        ]
+
+    def triggers(self, text: str) -> list[Trigger]:
+        out = []
+        for rule in self.trigger_rules:
+            for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
+                out.append(Trigger(rule.id, rule.assertion, rule.direction, rule.window, m.start(), m.end()))
+        out.sort(key=lambda t: t.start)
+        return out
+
+
+def _regex_findings(rule: Rule, text: str) -> Iterator[Finding]:
+    for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
+        yield from _match_findings(rule, m, 0)
+
+
+def _span_findings(rule: Rule, text: str, start: int, end: int) -> Iterator[Finding]:
+    if rule.value_pattern is not None:
+        m = rule.value_pattern.search(text, start, end, timeout=DEFAULT_TIMEOUT)
+        if m is None:
+            return
+        yield from _match_findings(rule, m, 0, (start, end))
+    for name, constant in rule.value:
+        for name2 in FIELD_ALIASES.get(name, (name,)):
+            yield Finding(rule.id, name2, constant, start, end, start, end)
+
+
+def _match_findings(rule: Rule, m: regex.Match, _: int, span: tuple[int, int] | None = None) -> Iterator[Finding]:
+    match_start, match_end = span or m.span()
+    for name, value in m.groupdict().items():
+        if value is None or name.startswith("_") or name == "label":
+            continue
+        start, end = m.span(name)
+        for field in FIELD_ALIASES.get(name, (name,)):
+            yield Finding(rule.id, field, value, start, end, match_start, match_end)
+    if span is None:
+        for name, constant in rule.value:
+            for field in FIELD_ALIASES.get(name, (name,)):
+                yield Finding(rule.id, field, constant, match_start, match_end, match_start, match_end)
+
+
+def rule_matches(rule: Rule, text: str, matcher: Matcher | None = None) -> bool:
+    """Whether a rule fires on `text` (for value rules: yields a finding)."""
+    if rule.file in STRUCTURE_FILES:
+        return rule.pattern.search(text, timeout=DEFAULT_TIMEOUT) is not None
+    matcher = matcher or Matcher((rule,))
+    return bool(matcher.findings(text))
+
+
+def nearest_trigger(
+    match_start: int, match_end: int, triggers: list[Trigger], kinds: frozenset[str]
+) -> Trigger | None:
+    """The nearest in-scope trigger of the given kinds, or None.
+
+    A trigger is in scope when it lies within its window before (backward) or after
+    (forward) the mention and no terminator trigger ("terminate") stands between.
+    Triggers inside the mention's own match belong to the rule and are ignored.
+    """
+    best: tuple[int, Trigger] | None = None
+    terminators = [t for t in triggers if t.assertion == "terminate"]
+    for trig in triggers:
+        if trig.assertion not in kinds:
+            continue
+        if trig.end <= match_start and trig.direction in ("backward", "both"):
+            gap, lo, hi = match_start - trig.end, trig.end, match_start
+        elif trig.start >= match_end and trig.direction in ("forward", "both"):
+            gap, lo, hi = trig.start - match_end, match_end, trig.start
+        else:
+            continue
+        if gap > trig.window or (best is not None and gap >= best[0]):
+            continue
+        if any(lo <= t.start and t.end <= hi for t in terminators):
+            continue
+        best = (gap, trig)
+    return best[1] if best else None
+
+
+ASSERTION_KINDS = frozenset({"negated", "pending", "historical", "hypothetical", "boilerplate"})
+
+
+def assertion_at(match_start: int, match_end: int, triggers: list[Trigger]) -> tuple[Assertion, str]:
+    """The assertion a mention carries: its nearest in-scope assertion trigger, else PRESENT."""
+    trig = nearest_trigger(match_start, match_end, triggers, ASSERTION_KINDS)
+    if trig is None:
+        return Assertion.PRESENT, ""
+    kind = "hypothetical" if trig.assertion == "boilerplate" else trig.assertion
+    return Assertion(kind), trig.rule_id

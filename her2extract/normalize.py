@@ -1,0 +1,440 @@
+"""Turn findings into typed values, and choose the one reportable value per field."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import defaultdict
+from typing import Callable, Iterable
+
+from .errors import NormalizationError
+from .match import Finding, Trigger, assertion_at, nearest_trigger
+from .model import (
+    Assertion, Evidence, Her2Record, IhcScore, Intensity, IshMethod, IshResult, Mention,
+    Percent, Site, Status, plain_number,
+)
+from .text import CleanText, Part, Section
+
+# --- normalizers: one input type (matched text), one output type, one exception type ----
+
+_SCORE = re.compile(r"^\(?\s*(?:score\s*[:=]?\s*)?([0-3olI]|zero|one|two|three)\s*(\+|plus|\+\s*/\s*3)?\s*\)?$", re.I)
+_SCORE_WORDS = {"zero": "0", "o": "0", "one": "1", "l": "1", "i": "1", "two": "2", "three": "3"}
+
+
+def normalize_ihc(raw: str) -> IhcScore:
+    """Turn matched score text ("2+", "2 +", "3 plus", "0", "l+" from OCR) into an IhcScore."""
+    m = _SCORE.match(raw.strip())
+    if not m:
+        raise NormalizationError(f"not an IHC score: {raw!r}")
+    digit = _SCORE_WORDS.get(m.group(1).lower(), m.group(1))
+    if digit != "0" and not m.group(2) and m.group(1).lower() in "oli":
+        raise NormalizationError(f"not an IHC score: {raw!r}")
+    return IhcScore("0" if digit == "0" else f"{digit}+")
+
+
+_NUMBER = r"\d+(?:[.,]\s?\d+)?"
+_BOUND_WORDS = (
+    (re.compile(r"^(?:<=|less than or equal to|up to|at most)\s*", re.I), "<="),
+    (re.compile(r"^(?:<|less than|under|below|fewer than)\s*", re.I), "<"),
+    (re.compile(r"^(?:>=|at least|greater than or equal to)\s*", re.I), ">="),
+    (re.compile(r"^(?:>|greater than|more than|over|above|in excess of)\s*", re.I), ">"),
+)
+_RANGE = re.compile(rf"^({_NUMBER})\s*%?\s*(?:-|to|and)\s*({_NUMBER})\s*%?$", re.I)
+_EXACT = re.compile(rf"^(?:approximately|approx\.?|about|ca\.?|~)?\s*({_NUMBER})\s*%?$", re.I)
+
+
+def _float(text: str) -> float:
+    return float(re.sub(r"\s", "", text).replace(",", "."))
+
+
+def normalize_percent(raw: str) -> Percent:
+    """Parse a percent of cells: "90%", "1-10 %", "<1%", "over 75", "approximately 50"."""
+    text = raw.strip().rstrip(".").strip()
+    bound = ""
+    for pattern, symbol in _BOUND_WORDS:
+        m = pattern.match(text)
+        if m:
+            bound, text = symbol, text[m.end():]
+            break
+    m = _RANGE.match(text)
+    if m and not bound:
+        low, high = _float(m.group(1)), _float(m.group(2))
+        if not 0 <= low < high <= 100:
+            raise NormalizationError(f"implausible percent range: {raw!r}")
+        return Percent(low, high)
+    m = _EXACT.match(text)
+    if not m:
+        raise NormalizationError(f"not a percent: {raw!r}")
+    value = _float(m.group(1))
+    if not 0 <= value <= 100:
+        raise NormalizationError(f"implausible percent: {raw!r}")
+    return Percent(value, None, bound)
+
+
+def normalize_ratio(raw: str) -> float:
+    """Parse a HER2/CEP17 ratio, accepting a decimal comma ("2,3") and OCR's "1. 1"."""
+    try:
+        value = _float(raw)
+    except ValueError:
+        raise NormalizationError(f"not a number: {raw!r}") from None
+    if not 0 < value <= 50:
+        raise NormalizationError(f"implausible HER2/CEP17 ratio: {raw!r}")
+    return value
+
+
+def normalize_copies(raw: str) -> float:
+    """Parse an average signal count per cell (HER2 or CEP17)."""
+    try:
+        value = _float(raw)
+    except ValueError:
+        raise NormalizationError(f"not a number: {raw!r}") from None
+    if not 0 < value < 100:
+        raise NormalizationError(f"implausible signals per cell: {raw!r}")
+    return value
+
+
+_WORD_NUMBERS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+                 "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "one hundred": 100}
+
+
+def normalize_cells(raw: str) -> int:
+    """Parse a count of cells scored ("60", "Sixty", "200")."""
+    text = raw.strip().lower()
+    value = _WORD_NUMBERS.get(text)
+    if value is None:
+        if not text.isdigit():
+            raise NormalizationError(f"not a cell count: {raw!r}")
+        value = int(text)
+    if not 1 <= value <= 100_000:
+        raise NormalizationError(f"implausible cell count: {raw!r}")
+    return value
+
+
+def normalize_allred(raw: str) -> int:
+    """Parse an Allred total (0 and 2-8; "7/8" -> 7)."""
+    m = re.match(r"^\s*(\d)\s*(?:/\s*8)?\s*$", raw)
+    if not m:
+        raise NormalizationError(f"not an Allred score: {raw!r}")
+    value = int(m.group(1))
+    if value == 1 or value > 8:  # proportion >= 1 implies intensity >= 1: a total of 1 is impossible
+        raise NormalizationError(f"impossible Allred total: {raw!r}")
+    return value
+
+
+_INTENSITY_WORDS = {
+    "weak": "weak", "weakly": "weak", "faint": "weak", "low": "weak", "1+": "weak", "mild": "weak",
+    "moderate": "moderate", "intermediate": "moderate", "medium": "moderate", "2+": "moderate",
+    "moderately": "moderate",
+    "strong": "strong", "strongly": "strong", "intense": "strong", "high": "strong", "3+": "strong",
+}
+
+
+def normalize_intensity(raw: str) -> Intensity:
+    """Parse staining intensity: "strong", "weak to moderate", "2+", "moderate-strong"."""
+    words = re.findall(r"[a-z]+|[1-3]\+", raw.lower())
+    levels = [_INTENSITY_WORDS[w] for w in words if w in _INTENSITY_WORDS]
+    if not levels:
+        raise NormalizationError(f"not an intensity: {raw!r}")
+    order = ["weak", "moderate", "strong"]
+    lo, hi = min(levels, key=order.index), max(levels, key=order.index)
+    return Intensity(lo if lo == hi else f"{lo}-{hi}")
+
+
+def normalize_status(raw: str, field: str = "") -> Status:
+    """Map a stated call to a Status ("Positive", "(-)", "weakly positive", "not performed")."""
+    text = " ".join(re.findall(r"[a-z]+|[+-]", raw.lower()))
+    her2 = field.startswith("her2")
+    if re.search(r"\b(?:pending|to follow|ordered|sent|will be|in progress|requested|awaited)\b", text):
+        return Status.PENDING
+    if re.search(r"\bnot (?:performed|done|tested|indicated|requested)\b|\bcancel", text):
+        return Status.NOT_PERFORMED
+    if re.search(r"\b(?:equivocal|borderline|indeterminate)\b", text):
+        return Status.EQUIVOCAL
+    if re.search(r"\bnegative\b|^-$|\bneg\b", text) or re.search(r"\bnot (?:amplified|detected|overexpressed)\b", text):
+        return Status.NEGATIVE
+    if re.search(r"\blow positive\b|\bpositive low\b", text) and not her2:
+        return Status.LOW_POSITIVE
+    if re.search(r"\bweak(?:ly)? positive\b", text) and her2:
+        return Status.EQUIVOCAL  # 2007-era wording for IHC 2+ ("weakly positive (2+)")
+    if re.search(r"\bpositive\b|^\+$|\bpos\b|\bamplified\b|\boverexpress", text):
+        return Status.POSITIVE
+    raise NormalizationError(f"not a status: {raw!r}")
+
+
+def normalize_ish_result(raw: str) -> IshResult:
+    """Map an ISH statement to amplified / not amplified / equivocal."""
+    text = raw.lower()
+    if re.search(r"equivocal|borderline|indeterminate", text):
+        return IshResult.EQUIVOCAL
+    if re.search(r"\b(?:not?|non|negative|without|absence|absent)\b|non-?amplified|\bnot\b", text):
+        return IshResult.NOT_AMPLIFIED
+    if re.search(r"amplifi|positive", text):
+        return IshResult.AMPLIFIED
+    raise NormalizationError(f"not an ISH result: {raw!r}")
+
+
+def normalize_method(raw: str) -> IshMethod:
+    text = raw.lower().replace(" ", "")
+    for key, method in (("fish", IshMethod.FISH), ("fluorescen", IshMethod.FISH), ("cish", IshMethod.CISH),
+                        ("chromogen", IshMethod.CISH), ("sish", IshMethod.SISH), ("silver", IshMethod.SISH),
+                        ("dish", IshMethod.DISH), ("dual", IshMethod.DISH), ("brightfield", IshMethod.DISH),
+                        ("ish", IshMethod.ISH), ("insitu", IshMethod.ISH)):
+        if key in text:
+            return method
+    raise NormalizationError(f"not an ISH method: {raw!r}")
+
+
+_CLONES = (("4b5", "4B5"), ("hercep", "HercepTest"), ("a0485", "A0485"), ("a485", "A0485"),
+           ("cb11", "CB11"), ("sp3", "SP3"), ("ab8", "AB8"), ("e2-4001", "SP3"))
+
+
+def normalize_clone(raw: str) -> str:
+    text = raw.lower().replace(" ", "").replace("-", "")
+    for key, clone in _CLONES:
+        if key.replace("-", "") in text:
+            return clone
+    raise NormalizationError(f"not a known HER2 clone: {raw!r}")
+
+
+def normalize_site(raw: str) -> Site:
+    return Site(raw.lower())
+
+
+def normalize_staining(raw: str) -> str:
+    if raw not in ("null", "ultralow"):
+        raise NormalizationError(f"not a staining detail: {raw!r}")
+    return raw
+
+
+NORMALIZERS: dict[str, Callable[[str], object]] = {
+    "site": normalize_site,
+    "her2_ihc_score": normalize_ihc,
+    "her2_ihc_percent": normalize_percent,
+    "her2_ihc_clone": normalize_clone,
+    "her2_ihc_staining": normalize_staining,
+    "her2_ish_method": normalize_method,
+    "her2_ish_ratio": normalize_ratio,
+    "her2_ish_her2_copies": normalize_copies,
+    "her2_ish_cep17_copies": normalize_copies,
+    "her2_ish_cells": normalize_cells,
+    "her2_ish_result": normalize_ish_result,
+    "her2_reported": lambda raw: normalize_status(raw, "her2"),
+    "er_reported": normalize_status,
+    "er_percent": normalize_percent,
+    "er_intensity": normalize_intensity,
+    "er_allred": normalize_allred,
+    "pr_reported": normalize_status,
+    "pr_percent": normalize_percent,
+    "pr_intensity": normalize_intensity,
+    "pr_allred": normalize_allred,
+    "ki67_percent": normalize_percent,
+}
+
+
+def normalize_value(field: str, raw: str) -> object:
+    """Normalize the raw text of one field's finding; raises NormalizationError."""
+    return NORMALIZERS[field](raw)
+
+
+# --- from findings to mentions -----------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Context:
+    """What the text around findings says: sections, parts and assertion triggers."""
+
+    clean: CleanText
+    sections: list[Section]
+    parts: list[Part]
+    triggers: list[Trigger]
+
+    def section_at(self, offset: int) -> str:
+        kind = ""
+        for s in self.sections:
+            if s.start <= offset < s.end:
+                kind = s.kind
+        return kind
+
+    def part_at(self, offset: int) -> str:
+        label = ""
+        for p in self.parts:
+            if p.start <= offset < p.end:
+                label = p.label
+        return label
+
+
+IN_SITU_KINDS = frozenset({"in_situ"})
+HISTORY_SECTIONS = frozenset({"history"})
+# Sections whose text never reports this patient's result (method notes, gross, disclaimers).
+NON_RESULT_SECTIONS = frozenset({"gross", "method", "references"})
+
+
+def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention], list[str]]:
+    """Type every finding and attach its context; implausible values become warnings."""
+    mentions: list[Mention] = []
+    warnings: list[str] = []
+    text = ctx.clean.text
+    for f in findings:
+        try:
+            value = normalize_value(f.field, f.raw)
+        except NormalizationError as exc:
+            if f.field in ("her2_ish_ratio", "her2_ish_her2_copies", "er_percent", "pr_percent", "er_allred", "pr_allred"):
+                warnings.append(f"implausible: {f.field}: {exc}")
+            continue
+        section = ctx.section_at(f.match_start)
+        if section in NON_RESULT_SECTIONS:
+            continue
+        assertion, _ = assertion_at(f.match_start, f.match_end, ctx.triggers)
+        if assertion is Assertion.PRESENT and section in HISTORY_SECTIONS:
+            assertion = Assertion.HISTORICAL
+        in_situ = nearest_trigger(f.match_start, f.match_end, ctx.triggers, IN_SITU_KINDS) is not None
+        page, p_start, p_end = ctx.clean.locate(f.start, f.end)
+        evidence = Evidence(
+            field=f.field, rule_id=f.rule_id, text=text[f.start:f.end], start=f.start, end=f.end,
+            page=page, page_start=p_start, page_end=p_end, section=section,
+            specimen=ctx.part_at(f.match_start), assertion=assertion,
+        )
+        mentions.append(Mention(f.field, value, evidence, in_situ))
+    return mentions, warnings
+
+
+# --- choosing the reportable value ---------------------------------------------------------
+
+# Fields whose value says "this test was done and gave ...": a pending/not performed call
+# is only reported when no real result exists.
+_NON_RESULTS = (Status.PENDING, Status.NOT_PERFORMED)
+PREFERRED_SECTIONS = ("addendum",)  # an addendum or amended result beats the original
+
+
+def choose(field: str, mentions: list[Mention]) -> tuple[Mention | None, list[str]]:
+    """Pick the reportable mention of one field by the DESIGN.md rules; explain abstentions."""
+    warnings: list[str] = []
+    current = [m for m in mentions if m.assertion is Assertion.PRESENT]
+    if not current:
+        history = [m for m in mentions if m.assertion is Assertion.HISTORICAL]
+        if history:
+            picked, more = _settle(field, history)
+            if picked is not None:
+                warnings.append(f"history-only: {field} quoted from a prior report")
+            return picked, warnings + more
+        return None, warnings
+    picked, more = _settle(field, current)
+    return picked, warnings + more
+
+
+def _settle(field: str, mentions: list[Mention]) -> tuple[Mention | None, list[str]]:
+    results = [m for m in mentions if m.value not in _NON_RESULTS]
+    if results:
+        mentions = results
+    invasive = [m for m in mentions if not m.in_situ]
+    if invasive:
+        mentions = invasive
+    preferred = [m for m in mentions if m.evidence.section in PREFERRED_SECTIONS]
+    if preferred:
+        mentions = preferred
+    values = {_key(m.value) for m in mentions}
+    if len(values) == 1:
+        return mentions[0], []
+    shown = ", ".join(sorted(values))
+    return None, [f"conflict: {field} has different values ({shown}); left empty"]
+
+
+def _key(value: object) -> str:
+    return plain_number(value) if isinstance(value, float) else str(value)
+
+
+# --- the record ---------------------------------------------------------------------------
+
+STATED_FIELDS = (
+    "site", "her2_ihc_score", "her2_ihc_percent", "her2_ihc_clone", "her2_ihc_staining",
+    "her2_ish_method", "her2_ish_ratio", "her2_ish_her2_copies", "her2_ish_cep17_copies",
+    "her2_ish_cells", "her2_ish_result", "her2_reported", "er_reported", "er_percent",
+    "er_intensity", "er_allred", "pr_reported", "pr_percent", "pr_intensity", "pr_allred",
+    "ki67_percent",
+)
+
+
+def build_record(record: Her2Record, mentions: list[Mention], warnings: list[str]) -> Her2Record:
+    """Fill a record with the reportable value of every field, and the receptor statuses."""
+    by_field: dict[str, list[Mention]] = defaultdict(list)
+    for m in mentions:
+        by_field[m.field].append(m)
+    values: dict[str, object] = {}
+    evidence: list[Evidence] = []
+    notes = list(warnings)
+    for field in STATED_FIELDS:
+        if field == "site":
+            continue
+        picked, more = choose(field, by_field.get(field, []))
+        notes.extend(more)
+        if picked is not None:
+            values[field] = picked.value
+            evidence.append(picked.evidence)
+    _drop_superseded_pending(values, evidence)
+    site = choose_site(by_field.get("site", []))
+    if site is not None:
+        values["site"] = site.value
+        evidence.append(site.evidence)
+    er_status, er_note = receptor_status("ER", values.get("er_reported"), values.get("er_percent"), low=True)
+    pr_status, pr_note = receptor_status("PR", values.get("pr_reported"), values.get("pr_percent"), low=False)
+    notes += [n for n in (er_note, pr_note) if n]
+    return dataclasses.replace(
+        record, **values, er_status=er_status, pr_status=pr_status,
+        warnings=tuple(dict.fromkeys(notes)), evidence=tuple(evidence), mentions=tuple(mentions),
+    )
+
+
+# A "pending" or "not performed" call gives way to any result of the same test in the report
+# (the synoptic says "HER2: pending", the addendum gives the score).
+_RESULT_FIELDS = {
+    "her2_reported": ("her2_ihc_score", "her2_ish_result", "her2_ish_ratio"),
+    "er_reported": ("er_percent", "er_allred"),
+    "pr_reported": ("pr_percent", "pr_allred"),
+}
+
+
+def _drop_superseded_pending(values: dict[str, object], evidence: list[Evidence]) -> None:
+    for field, results in _RESULT_FIELDS.items():
+        if values.get(field) in _NON_RESULTS and any(r in values for r in results):
+            del values[field]
+            evidence[:] = [e for e in evidence if e.field != field]
+
+
+def choose_site(mentions: list[Mention]) -> Mention | None:
+    """The report's site: gastric if any gastric organ is named as the tumour site, else breast, else other."""
+    present = [m for m in mentions if m.assertion is not Assertion.HYPOTHETICAL]
+    for site in (Site.GASTRIC, Site.BREAST, Site.OTHER):
+        hits = [m for m in present if m.value is site]
+        if hits:
+            return hits[0]
+    return None
+
+
+# ASCO/CAP 2020 ER/PgR: >= 1 % of tumour nuclei is positive; ER 1-10 % is "low positive".
+POSITIVE_CUTOFF = 1.0
+LOW_POSITIVE_MAX = 10.0
+
+
+def receptor_status(name: str, stated: object, percent: object, *, low: bool) -> tuple[Status, str]:
+    """ER/PR status from the stated call and percent (ASCO/CAP 2020); note any old cut-off."""
+    pct = percent if isinstance(percent, Percent) else None
+    if isinstance(stated, Status):
+        if stated is Status.LOW_POSITIVE and not low:
+            return Status.POSITIVE, ""
+        if stated is Status.POSITIVE and low and pct is not None and _within_low(pct):
+            return Status.LOW_POSITIVE, ""
+        if stated is Status.NEGATIVE and pct is not None and pct.lower >= POSITIVE_CUTOFF:
+            return stated, f"cut-off: {name} stated negative at {pct} % (ASCO/CAP 2020: >= 1 % is positive)"
+        if stated in (Status.POSITIVE, Status.LOW_POSITIVE) and pct is not None and pct.upper < POSITIVE_CUTOFF:
+            return stated, f"discordant: {name} stated positive at {pct} %"
+        return stated, ""
+    if pct is None:
+        return Status.UNKNOWN, ""
+    if pct.upper < POSITIVE_CUTOFF:
+        return Status.NEGATIVE, ""
+    if pct.lower >= POSITIVE_CUTOFF:
+        return (Status.LOW_POSITIVE if low and _within_low(pct) else Status.POSITIVE), ""
+    return Status.UNKNOWN, ""
+
+
+def _within_low(pct: Percent) -> bool:
+    return pct.lower >= POSITIVE_CUTOFF and pct.upper <= LOW_POSITIVE_MAX and not pct.bound.startswith(">")

@@ -1,0 +1,80 @@
+"""The one place that knows the stage order: file -> document -> text -> findings -> record."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from pathlib import Path
+
+from .errors import Her2ExtractError, UnreadableDocument
+from .ingest import MAX_BYTES, MAX_PAGES, read_bytes, read_document
+from .interpret import interpret
+from .match import Matcher, Trigger
+from .model import Document, Her2Record, TextSource
+from .normalize import Context, build_record, to_mentions
+from .rules import Rule, load_rules
+from .text import clean_text
+
+
+@functools.lru_cache(maxsize=4)
+def default_matcher(patterns: str | None = None) -> Matcher:
+    """Load and compile the bundled rules (plus a user's folder) once per process."""
+    return Matcher(load_rules(extra=patterns))
+
+
+def extract_document(document: Document, matcher: Matcher | None = None) -> Her2Record:
+    """Extract and interpret one read document."""
+    matcher = matcher or default_matcher()
+    clean = clean_text(document)
+    text = clean.text
+    sections = matcher.sections(text)
+    # a new section ends every assertion's scope
+    bounds = [Trigger("section", "terminate", "both", 0, s.start, s.start) for s in sections]
+    triggers = sorted(matcher.triggers(text) + bounds, key=lambda t: t.start)
+    ctx = Context(clean, sections, matcher.parts(text), triggers)
+    mentions, warnings = to_mentions(matcher.findings(text), ctx)
+    base = Her2Record(
+        source=document.source, pages=len(document.pages), text_source=document.text_source,
+    )
+    record = build_record(base, mentions, list(document.warnings) + warnings)
+    meaning = interpret(record)
+    return dataclasses.replace(
+        record,
+        her2_ish_group=meaning.her2_ish_group,
+        her2_status=meaning.her2_status,
+        her2_category=meaning.her2_category,
+        subtype=meaning.subtype,
+        warnings=tuple(dict.fromkeys(record.warnings + meaning.warnings)),
+    )
+
+
+def extract_file(
+    path: str | Path, *, matcher: Matcher | None = None, max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES
+) -> Her2Record:
+    """Extract one report file. Raises UnreadableDocument for files that cannot be read."""
+    return extract_document(read_document(path, max_bytes=max_bytes, max_pages=max_pages), matcher)
+
+
+def extract_text(text: str, source: str = "<text>", matcher: Matcher | None = None) -> Her2Record:
+    """Extract from report text already in memory."""
+    return extract_document(read_bytes(text.encode("utf-8"), source), matcher)
+
+
+def extract(path: str | Path, **kwargs) -> Her2Record:
+    """Extract one report file (the public one-call API)."""
+    return extract_file(path, **kwargs)
+
+
+def safe_extract(path: str | Path, *, matcher: Matcher | None = None, max_bytes: int = MAX_BYTES,
+                 max_pages: int = MAX_PAGES) -> Her2Record:
+    """Extract one file; a bad file becomes an error record instead of an exception."""
+    try:
+        return extract_file(path, matcher=matcher, max_bytes=max_bytes, max_pages=max_pages)
+    except UnreadableDocument as exc:
+        return error_record(str(path), exc.reason)
+    except Her2ExtractError as exc:
+        return error_record(str(path), str(exc))
+
+
+def error_record(source: str, reason: str) -> Her2Record:
+    return Her2Record(source=source, status="error", error=reason, text_source=None)

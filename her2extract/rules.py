@@ -1,0 +1,211 @@
+"""Load and validate the pattern files (patterns/*.toml) into Rule objects."""
+
+from __future__ import annotations
+
+import importlib.resources
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import regex
+
+from .errors import PatternFileError
+
+# The fields a value rule may fill, by regex group name or by a constant `value`.
+VALUE_FIELDS = frozenset({
+    "site", "her2_ihc_score", "her2_ihc_percent", "her2_ihc_clone", "her2_ihc_staining",
+    "her2_ish_method", "her2_ish_ratio", "her2_ish_her2_copies", "her2_ish_cep17_copies",
+    "her2_ish_cells", "her2_ish_result", "her2_reported", "er_reported", "er_percent",
+    "er_intensity", "er_allred", "pr_reported", "pr_percent", "pr_intensity", "pr_allred",
+    "ki67_percent",
+})
+# Group names that fill two fields at once ("ER/PR: positive").
+FIELD_ALIASES = {
+    "hr_reported": ("er_reported", "pr_reported"),
+    "hr_percent": ("er_percent", "pr_percent"),
+    "hr_intensity": ("er_intensity", "pr_intensity"),
+}
+ASSERTIONS = frozenset({"negated", "pending", "historical", "hypothetical", "boilerplate", "terminate", "in_situ"})
+DIRECTIONS = frozenset({"forward", "backward", "both"})
+# Closed keys (medspaCy style): a typo such as `exampels` is an error, not a silent no-op.
+_RULE_KEYS = frozenset({
+    "id", "kind", "pattern", "examples", "counter_examples", "value", "section",
+    "assertion", "direction", "window", "value_pattern", "note",
+})
+_FILE_KEYS = frozenset({"field", "description", "rules", "macros"})
+_MACRO = regex.compile(r"\{\{(\w+)\}\}")
+DEFAULT_TIMEOUT = 1.0  # seconds per regex search: a guard against catastrophic backtracking
+
+
+def default_patterns_dir() -> Path:
+    """The bundled patterns: her2extract/patterns in a wheel, ../patterns in a checkout."""
+    bundled = importlib.resources.files("her2extract") / "patterns"
+    if bundled.is_dir():
+        return Path(str(bundled))
+    return Path(__file__).resolve().parent.parent / "patterns"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One pattern with its purpose and its own test sentences."""
+
+    id: str
+    file: str  # the pattern file's stem: her2_ihc, er, sections, assertions, ...
+    kind: Literal["regex", "tokens"]
+    pattern: Any  # a compiled regex, or a tuple of spaCy token-pattern dicts
+    source: str | tuple = ""  # the pattern as written (macros expanded)
+    examples: tuple[str, ...] = ()
+    counter_examples: tuple[str, ...] = ()
+    value: tuple[tuple[str, str], ...] = ()  # constant field values the rule sets
+    section: str = ""  # sections.toml: the section kind a heading opens
+    assertion: str = ""  # assertions.toml: what a trigger asserts
+    direction: str = "both"
+    window: int = 80
+    value_pattern: Any = None  # token rules: regex run on the matched span for its values
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """Every field this rule can fill."""
+        names = set(dict(self.value))
+        if self.kind == "regex":
+            names |= set(self.pattern.groupindex)
+        elif self.value_pattern is not None:
+            names |= set(self.value_pattern.groupindex)
+        out: set[str] = set()
+        for name in names:
+            out.update(FIELD_ALIASES.get(name, (name,)))
+        return frozenset(out & VALUE_FIELDS)
+
+
+def load_rules(directory: str | Path | None = None, extra: str | Path | None = None) -> tuple[Rule, ...]:
+    """Read every *.toml in `directory` (and then `extra`); raise PatternFileError on the first bad rule."""
+    directory = Path(directory) if directory else default_patterns_dir()
+    if not directory.is_dir():
+        raise PatternFileError(directory, "pattern directory not found")
+    macros: dict[str, str] = {}
+    files = sorted(directory.glob("*.toml"))
+    if extra:
+        extra = Path(extra)
+        if not extra.is_dir():
+            raise PatternFileError(extra, "pattern directory not found")
+        files += sorted(extra.glob("*.toml"))
+    raw = [(path, _read_toml(path)) for path in files]
+    for path, data in raw:
+        for name, text in data.get("macros", {}).items():
+            if not isinstance(text, str):
+                raise PatternFileError(path, f"macro {name} must be a string")
+            macros[name] = text
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for path, data in raw:
+        for rule in _load_file(path, data, macros):
+            if rule.id in seen:
+                raise PatternFileError(path, "duplicate rule id", rule.id)
+            seen.add(rule.id)
+            rules.append(rule)
+    return tuple(rules)
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PatternFileError(path, f"not valid TOML: {exc}") from None
+    unknown = set(data) - _FILE_KEYS
+    if unknown:
+        raise PatternFileError(path, f"unknown top-level key(s): {', '.join(sorted(unknown))}")
+    return data
+
+
+def expand_macros(pattern: str, macros: dict[str, str], path: Path, rule_id: str) -> str:
+    """Replace {{NAME}} by the lexicon's non-capturing group, recursively."""
+    for _ in range(5):
+        if "{{" not in pattern:
+            return pattern
+
+        def replace(m: regex.Match) -> str:
+            name = m.group(1)
+            if name not in macros:
+                raise PatternFileError(path, f"unknown macro {{{{{name}}}}}", rule_id)
+            return f"(?:{macros[name]})"
+
+        pattern = _MACRO.sub(replace, pattern)
+    raise PatternFileError(path, "macros nest too deeply", rule_id)
+
+
+def compile_regex(source: str, path: Path, rule_id: str) -> regex.Pattern:
+    try:
+        return regex.compile(source, regex.VERSION0)
+    except regex.error as exc:
+        raise PatternFileError(path, f"bad regex: {exc}", rule_id) from None
+
+
+def _load_file(path: Path, data: dict, macros: dict[str, str]) -> list[Rule]:
+    rules = data.get("rules", [])
+    if not isinstance(rules, list):
+        raise PatternFileError(path, "`rules` must be an array of tables ([[rules]])")
+    out = []
+    for number, item in enumerate(rules, 1):
+        rule_id = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(rule_id, str) or not rule_id:
+            raise PatternFileError(path, f"rule #{number} has no id")
+        out.append(_load_rule(path, item, macros, rule_id))
+    return out
+
+
+def _load_rule(path: Path, item: dict, macros: dict[str, str], rule_id: str) -> Rule:
+    unknown = set(item) - _RULE_KEYS
+    if unknown:
+        raise PatternFileError(path, f"unknown key(s): {', '.join(sorted(unknown))}", rule_id)
+    kind = item.get("kind", "regex")
+    if "pattern" not in item:
+        raise PatternFileError(path, "missing key: pattern", rule_id)
+    examples = _strings(item.get("examples", []), "examples", path, rule_id)
+    counters = _strings(item.get("counter_examples", []), "counter_examples", path, rule_id)
+    value = item.get("value", {})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise PatternFileError(path, "`value` must be a table of strings", rule_id)
+    value_pattern = None
+    if kind == "regex":
+        if not isinstance(item["pattern"], str):
+            raise PatternFileError(path, "a regex pattern must be a string", rule_id)
+        source: Any = expand_macros(item["pattern"], macros, path, rule_id)
+        pattern: Any = compile_regex(source, path, rule_id)
+        groups = set(pattern.groupindex)
+    elif kind == "tokens":
+        if not isinstance(item["pattern"], list) or not all(isinstance(t, dict) for t in item["pattern"]):
+            raise PatternFileError(path, "a token pattern must be an array of tables", rule_id)
+        source = pattern = tuple(item["pattern"])
+        if "value_pattern" in item:
+            value_pattern = compile_regex(
+                expand_macros(item["value_pattern"], macros, path, rule_id), path, rule_id
+            )
+        groups = set(value_pattern.groupindex) if value_pattern is not None else set()
+    else:
+        raise PatternFileError(path, f"unknown kind {kind!r} (regex or tokens)", rule_id)
+    fields = {g for g in groups if not g.startswith("_")} | set(value)
+    bad = {f for f in fields if f not in VALUE_FIELDS and f not in FIELD_ALIASES and f != "label"}
+    if bad:
+        raise PatternFileError(path, f"unknown field(s): {', '.join(sorted(bad))}", rule_id)
+    assertion = item.get("assertion", "")
+    if assertion and assertion not in ASSERTIONS:
+        raise PatternFileError(path, f"unknown assertion {assertion!r}", rule_id)
+    direction = item.get("direction", "both")
+    if direction not in DIRECTIONS:
+        raise PatternFileError(path, f"unknown direction {direction!r}", rule_id)
+    window = item.get("window", 80)
+    if not isinstance(window, int) or not 0 < window <= 400:
+        raise PatternFileError(path, "window must be a whole number from 1 to 400", rule_id)
+    return Rule(
+        id=rule_id, file=path.stem, kind=kind, pattern=pattern, source=source,
+        examples=examples, counter_examples=counters, value=tuple(sorted(value.items())),
+        section=item.get("section", ""), assertion=assertion, direction=direction,
+        window=window, value_pattern=value_pattern,
+    )
+
+
+def _strings(value: Any, key: str, path: Path, rule_id: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PatternFileError(path, f"`{key}` must be an array of strings", rule_id)
+    return tuple(value)

@@ -1,0 +1,169 @@
+"""Clean report text while keeping a map back to page and original offsets; find sections and parts."""
+
+from __future__ import annotations
+
+import bisect
+import unicodedata
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import regex
+
+from .model import Document
+
+PAGE_JOINER = "\n\n"
+
+# Characters that NFKC leaves alone but that reports use for plain ASCII meanings.
+_CHAR_MAP = {
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201c": '"', "\u201d": '"', "\u00b4": "'",
+    "\u2265": ">=", "\u2264": "<=", "\u00b1": "+/-", "\u00a0": " ", "\t": " ", "\f": "\n",
+    "\v": "\n", "\r": "", "\u00ad": "", "\u200b": "", "\ufeff": "", "\u2022": "-", "\u00b7": ".",
+}
+
+# Text repairs, applied in order. Each keeps the offset map (see MappedText.sub).
+_REPAIRS: tuple[tuple[regex.Pattern, str], ...] = (
+    # a word hyphenated across a line break: "recep-\ntor" -> "receptor"
+    (regex.compile(r"(?<=[A-Za-z]{2})-\n[ ]*(?=[a-z]{2})"), ""),
+    # a score with its plus sign split off: "2 +" -> "2+" (not "5 + 3", an Allred sum)
+    (regex.compile(r"(?<=(?<![\d.,])[0-3])[ ]+(?=\+(?![ ]*\d))"), ""),
+    # runs of spaces, and spaces at line ends
+    (regex.compile(r"[ ]{2,}"), " "),
+    (regex.compile(r"[ ]+(?=\n)|(?<=\n)[ ]+"), ""),
+    (regex.compile(r"\n{3,}"), "\n\n"),
+)
+
+
+class MappedText:
+    """A string with, for every character, the offset of the original character it came from."""
+
+    __slots__ = ("text", "index")
+
+    def __init__(self, text: str, index: list[int] | None = None) -> None:
+        self.text = text
+        self.index = list(range(len(text))) if index is None else index
+
+    def translate(self, convert: Callable[[str], str]) -> "MappedText":
+        """Replace each character by `convert(char)` (zero, one or more characters)."""
+        out: list[str] = []
+        index: list[int] = []
+        for i, ch in enumerate(self.text):
+            new = convert(ch)
+            out.append(new)
+            index.extend([self.index[i]] * len(new))
+        return MappedText("".join(out), index)
+
+    def sub(self, pattern: regex.Pattern, replacement: str) -> "MappedText":
+        """Like pattern.sub; replaced characters map onto the characters they replace."""
+        pieces: list[str] = []
+        index: list[int] = []
+        last = 0
+        for m in pattern.finditer(self.text):
+            start, end = m.span()
+            pieces.append(self.text[last:start])
+            index.extend(self.index[last:start])
+            new = m.expand(replacement)
+            pieces.append(new)
+            span = self.index[start:end] or [self.index[start] if start < len(self.index) else (self.index[-1] + 1 if self.index else 0)]
+            index.extend(span[min(k, len(span) - 1)] for k in range(len(new)))
+            last = end
+        if not pieces:
+            return self
+        pieces.append(self.text[last:])
+        index.extend(self.index[last:])
+        return MappedText("".join(pieces), index)
+
+
+def _convert_char(ch: str) -> str:
+    mapped = _CHAR_MAP.get(ch)
+    if mapped is not None:
+        return mapped
+    if ch.isascii():
+        return ch
+    return unicodedata.normalize("NFKC", ch)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A stretch of text under one heading (diagnosis, biomarkers, addendum, comment, ...)."""
+
+    kind: str
+    start: int
+    end: int
+    heading: str
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A specimen/part label ("Part A", "Specimen 2", "B.") and the text it governs."""
+
+    label: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class CleanText:
+    """Cleaned report text with the map back to pages and original characters."""
+
+    text: str
+    original: str
+    index: tuple[int, ...]
+    page_starts: tuple[int, ...]  # offset of each page in `original`; page n starts at [n-1]
+
+    def locate(self, start: int, end: int) -> tuple[int, int, int]:
+        """Map a cleaned span to (page number, start, end) in that page's original text."""
+        if not self.index:
+            return 1, 0, 0
+        o_start = self.index[min(start, len(self.index) - 1)]
+        o_end = self.index[min(max(end - 1, start), len(self.index) - 1)] + 1
+        page = bisect.bisect_right(self.page_starts, o_start)
+        base = self.page_starts[page - 1]
+        return page, o_start - base, o_end - base
+
+    def page_of(self, offset: int) -> int:
+        return self.locate(offset, offset + 1)[0]
+
+
+def clean_text(document: Document) -> CleanText:
+    """Normalize a document's pages into one cleaned text with an offset map."""
+    starts: list[int] = []
+    pos = 0
+    for page in document.pages:
+        starts.append(pos)
+        pos += len(page.text) + len(PAGE_JOINER)
+    original = PAGE_JOINER.join(p.text for p in document.pages)
+    return clean_string(original, tuple(starts) or (0,))
+
+
+def clean_string(original: str, page_starts: tuple[int, ...] = (0,)) -> CleanText:
+    """Normalize one string (unicode NFKC, dashes, split scores, spaces), keeping offsets."""
+    mapped = MappedText(original)
+    if not original.isascii() or any(ch in original for ch in "\t\f\v\r"):
+        mapped = mapped.translate(_convert_char)
+    for pattern, replacement in _REPAIRS:
+        mapped = mapped.sub(pattern, replacement)
+    return CleanText(mapped.text, original, tuple(mapped.index), page_starts)
+
+
+def find_spans(
+    text: str, heads: Iterable[tuple[str, regex.Pattern]], *, end: int | None = None
+) -> list[Section]:
+    """Cut text into sections at every heading match; `heads` pairs a kind with its pattern."""
+    hits: list[tuple[int, int, str, str]] = []
+    for kind, pattern in heads:
+        for m in pattern.finditer(text):
+            hits.append((m.start(), -m.end(), kind, m.group(0)))
+    hits.sort()
+    sections: list[Section] = []
+    last_start = -1
+    for start, neg_end, kind, heading in hits:
+        if start == last_start:
+            continue  # the longest heading at one position wins
+        last_start = start
+        sections.append(Section(kind, start, 0, heading.strip()))
+    stop = len(text) if end is None else end
+    return [
+        Section(s.kind, s.start, sections[i + 1].start if i + 1 < len(sections) else stop, s.heading)
+        for i, s in enumerate(sections)
+    ]
