@@ -87,7 +87,7 @@ class Matcher:
 
     # --- structure ----------------------------------------------------------------------
     def sections(self, text: str) -> list[Section]:
-        return find_spans(text, ((r.section, r.pattern) for r in self.section_rules))
+        return find_spans(text, ((r.section, r.pattern, r.window) for r in self.section_rules))
 
     def parts(self, text: str) -> list[Part]:
         hits = []

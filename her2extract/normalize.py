@@ -284,6 +284,8 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
         if section in NON_RESULT_SECTIONS:
             continue
         assertion, _ = assertion_at(f.match_start, f.match_end, ctx.triggers)
+        if assertion is Assertion.PENDING and value is Status.PENDING:
+            assertion = Assertion.PRESENT  # "HER2 is pending; the result will follow" says it twice
         if assertion is Assertion.PRESENT and section in HISTORY_SECTIONS:
             assertion = Assertion.HISTORICAL
         in_situ = nearest_trigger(f.match_start, f.match_end, ctx.triggers, IN_SITU_KINDS) is not None
@@ -386,7 +388,7 @@ def build_record(record: Her2Record, mentions: list[Mention], warnings: list[str
 # A "pending" or "not performed" call gives way to any result of the same test in the report
 # (the synoptic says "HER2: pending", the addendum gives the score).
 _RESULT_FIELDS = {
-    "her2_reported": ("her2_ihc_score", "her2_ish_result", "her2_ish_ratio"),
+    "her2_reported": ("her2_ihc_score", "her2_ihc_percent", "her2_ish_result", "her2_ish_ratio"),
     "er_reported": ("er_percent", "er_allred"),
     "pr_reported": ("pr_percent", "pr_allred"),
 }

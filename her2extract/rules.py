@@ -61,7 +61,7 @@ class Rule:
     section: str = ""  # sections.toml: the section kind a heading opens
     assertion: str = ""  # assertions.toml: what a trigger asserts
     direction: str = "both"
-    window: int = 80
+    window: int = 80  # assertion cues: reach in characters; sections: longest section (0 = no limit)
     value_pattern: Any = None  # token rules: regex run on the matched span for its values
 
     @property
@@ -194,9 +194,11 @@ def _load_rule(path: Path, item: dict, macros: dict[str, str], rule_id: str) -> 
     direction = item.get("direction", "both")
     if direction not in DIRECTIONS:
         raise PatternFileError(path, f"unknown direction {direction!r}", rule_id)
-    window = item.get("window", 80)
-    if not isinstance(window, int) or not 0 < window <= 400:
-        raise PatternFileError(path, "window must be a whole number from 1 to 400", rule_id)
+    # assertion cues: how far a cue reaches; sections: the longest a section may run
+    window = item.get("window", 80 if path.stem == "assertions" else 0)
+    limit = 10_000 if path.stem == "sections" else 400
+    if not isinstance(window, int) or not 0 <= window <= limit:
+        raise PatternFileError(path, f"window must be a whole number from 0 to {limit}", rule_id)
     return Rule(
         id=rule_id, file=path.stem, kind=kind, pattern=pattern, source=source,
         examples=examples, counter_examples=counters, value=tuple(sorted(value.items())),

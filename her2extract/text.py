@@ -146,24 +146,27 @@ def clean_string(original: str, page_starts: tuple[int, ...] = (0,)) -> CleanTex
     return CleanText(mapped.text, original, tuple(mapped.index), page_starts)
 
 
-def find_spans(
-    text: str, heads: Iterable[tuple[str, regex.Pattern]], *, end: int | None = None
-) -> list[Section]:
-    """Cut text into sections at every heading match; `heads` pairs a kind with its pattern."""
-    hits: list[tuple[int, int, str, str]] = []
-    for kind, pattern in heads:
+def find_spans(text: str, heads: Iterable[tuple[str, regex.Pattern, int]]) -> list[Section]:
+    """Cut text into sections at every heading match.
+
+    `heads` gives (kind, pattern, longest) per heading rule: a section runs to the next
+    heading, or for at most `longest` characters when that is not 0 (OCR text has no
+    blank lines to end a method note).
+    """
+    hits: list[tuple[int, int, str, str, int]] = []
+    for kind, pattern, longest in heads:
         for m in pattern.finditer(text):
-            hits.append((m.start(), -m.end(), kind, m.group(0)))
+            hits.append((m.start(), -m.end(), kind, m.group(0), longest))
     hits.sort()
-    sections: list[Section] = []
-    last_start = -1
-    for start, neg_end, kind, heading in hits:
-        if start == last_start:
+    starts: list[tuple[int, str, str, int]] = []
+    for start, _, kind, heading, longest in hits:
+        if starts and starts[-1][0] == start:
             continue  # the longest heading at one position wins
-        last_start = start
-        sections.append(Section(kind, start, 0, heading.strip()))
-    stop = len(text) if end is None else end
-    return [
-        Section(s.kind, s.start, sections[i + 1].start if i + 1 < len(sections) else stop, s.heading)
-        for i, s in enumerate(sections)
-    ]
+        starts.append((start, kind, heading.strip(), longest))
+    sections = []
+    for i, (start, kind, heading, longest) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
+        if longest:
+            end = min(end, start + longest)
+        sections.append(Section(kind, start, end, heading))
+    return sections
