@@ -363,6 +363,12 @@ def build_record(record: Her2Record, mentions: list[Mention], warnings: list[str
     values: dict[str, object] = {}
     evidence: list[Evidence] = []
     notes = list(warnings)
+    if any(m.value is not IshMethod.ISH for m in by_field["her2_ish_method"]):
+        # a named method (FISH, SISH, ...) says more than "in situ hybridization"
+        by_field["her2_ish_method"] = [m for m in by_field["her2_ish_method"] if m.value is not IshMethod.ISH]
+    if any(m.value in (IshResult.AMPLIFIED, IshResult.NOT_AMPLIFIED) for m in by_field["her2_ish_result"]):
+        # "equivocal" is the state before ISH (IHC 2+); an ISH result settles it.
+        by_field["her2_reported"] = [m for m in by_field["her2_reported"] if m.value is not Status.EQUIVOCAL]
     for field in STATED_FIELDS:
         if field == "site":
             continue
@@ -396,6 +402,10 @@ _RESULT_FIELDS = {
 
 def _drop_superseded_pending(values: dict[str, object], evidence: list[Evidence]) -> None:
     for field, results in _RESULT_FIELDS.items():
+        if field == "her2_reported" and values.get("her2_ihc_score") is IhcScore.TWO and not (
+            "her2_ish_result" in values or "her2_ish_ratio" in values
+        ):
+            continue  # IHC 2+ awaiting ISH: "pending" is the report's current call
         if values.get(field) in _NON_RESULTS and any(r in values for r in results):
             del values[field]
             evidence[:] = [e for e in evidence if e.field != field]
