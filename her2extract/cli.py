@@ -169,7 +169,7 @@ def render_batch_summary(records, output: Path) -> str:
                         ("HER2 status", "her2_status"), ("ER status", "er_status"),
                         ("PR status", "pr_status"), ("Ki-67", "ki67_percent")):
         table.add_row(label, str(sum(1 for r in ok if r[name] not in ("", "unknown"))))
-    console = Console(width=80)
+    console = Console(width=100)
     with console.capture() as capture:
         console.print(table)
     return capture.get().rstrip()

@@ -1,0 +1,196 @@
+"""Every bundled rule against its own examples; the loader's validation; regex run time."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from her2extract.errors import PatternFileError
+from her2extract.match import Matcher, rule_matches
+from her2extract.pipeline import extract_text
+from her2extract.rules import DEFAULT_TIMEOUT, load_rules
+from her2extract.text import clean_string
+
+
+# --- every rule against its own sentences -------------------------------------------------
+
+def test_rule_has_examples(rule):
+    assert rule.examples, f"{rule.id} has no example sentence"
+
+
+def test_rule_matches_its_examples(rule):
+    missed = [text for text in rule.examples if not rule_matches(rule, text)]
+    assert not missed, f"{rule.id} missed {missed!r}"
+
+
+def test_rule_ignores_its_counter_examples(rule):
+    fired = [text for text in rule.counter_examples if rule_matches(rule, text)]
+    assert not fired, f"{rule.id} fired on {fired!r}"
+
+
+def test_rules_ids_unique_and_named_after_file(rules):
+    ids = [r.id for r in rules]
+    assert len(ids) == len(set(ids))
+    for r in rules:
+        assert r.id.startswith(f"{r.file}."), f"{r.id} is not <file>.<name> (file {r.file})"
+
+
+def test_rules_cover_every_csv_value_field(rules):
+    filled = set().union(*(r.fields for r in rules))
+    for name in ("her2_ihc_score", "her2_ish_ratio", "her2_ish_her2_copies", "her2_ish_result",
+                 "her2_reported", "er_reported", "er_percent", "pr_reported", "pr_percent",
+                 "ki67_percent", "site"):
+        assert name in filled, f"no rule fills {name}"
+
+
+# --- adversarial input: every regex must finish quickly -----------------------------------
+
+_rnd = random.Random(20240917)
+ADVERSARIAL = {
+    "her2_repeated": "HER2 " * 4000,
+    "digits_and_spaces": "".join(_rnd.choice("0123456789 ") for _ in range(20_000)),
+    "er_positive_repeated": "ER positive " * 1700,
+    "her2_score_open_paren": "HER2/neu 2+ (" * 1540,
+    # U+2028 survives clean_string (NFKC keeps it) and counts as \s in regexes.
+    "line_separators": "HER2 FISH " + "\u2028" * 20_000 + " ratio 2.2",
+}
+
+
+def test_adversarial_texts_survive_cleaning():
+    for name, text in ADVERSARIAL.items():
+        assert len(text) >= 20_000, name
+        assert len(clean_string(text).text) >= 19_000, f"{name} is not reachable after cleaning"
+
+
+def test_rule_finishes_on_adversarial_text(rule):
+    start = time.perf_counter()
+    for name, text in ADVERSARIAL.items():
+        try:
+            if rule.kind == "regex":
+                for _ in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
+                    pass
+            else:
+                Matcher((rule,)).findings(text)
+        except TimeoutError:
+            pytest.fail(f"{rule.id} timed out on {name}")
+    elapsed = time.perf_counter() - start
+    assert elapsed < 2.0, f"{rule.id} took {elapsed:.2f} s on the adversarial texts"
+
+
+# --- the loader: loading is validation ------------------------------------------------------
+
+GOOD_RULE = """
+[[rules]]
+id = "{id}"
+pattern = '{pattern}'
+examples = ["HER2 test 2+"]
+"""
+
+
+def _pattern_dir(tmp_path: Path, name: str, text: str) -> Path:
+    folder = tmp_path / "patterns"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+BAD_FILES = {
+    "bad_regex": (
+        "local.toml",
+        '[[rules]]\nid = "local.bad_regex"\npattern = \'(?i)HER2 (?P<her2_ihc_score>[0-3]\\+\'\n',
+        "local.bad_regex",
+        "bad regex",
+    ),
+    "unknown_key": (
+        "local.toml",
+        '[[rules]]\nid = "local.typo"\npattern = \'(?i)HER2 (?P<her2_ihc_score>[0-3]\\+)\'\n'
+        'exampels = ["HER2 2+"]\n',
+        "local.typo",
+        "exampels",
+    ),
+    "unknown_field_group": (
+        "local.toml",
+        '[[rules]]\nid = "local.her3"\npattern = \'(?i)HER3 (?P<her3_score>[0-3]\\+)\'\n',
+        "local.her3",
+        "her3_score",
+    ),
+    "unknown_macro": (
+        "local.toml",
+        '[[rules]]\nid = "local.macro"\npattern = \'(?i){{NOPE}}\\s*(?P<her2_ihc_score>[0-3]\\+)\'\n',
+        "local.macro",
+        "NOPE",
+    ),
+    "invalid_toml": (
+        "local.toml",
+        '[[rules]]\nid = "local.broken\npattern = \'x\'\n',
+        None,
+        "TOML",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES), ids=sorted(BAD_FILES))
+@pytest.mark.parametrize("as_extra", [False, True], ids=["alone", "extra"])
+def test_load_rules_rejects_bad_file(tmp_path, case, as_extra):
+    name, text, rule_id, reason = BAD_FILES[case]
+    folder = _pattern_dir(tmp_path, name, text)
+    with pytest.raises(PatternFileError) as info:
+        load_rules(extra=folder) if as_extra else load_rules(folder)
+    message = str(info.value)
+    assert name in message, message
+    assert reason.lower() in message.lower(), message
+    if rule_id is not None:
+        assert rule_id in message, message
+        assert info.value.rule_id == rule_id
+    assert info.value.path.name == name
+
+
+def test_load_rules_rejects_duplicate_id_in_one_file(tmp_path):
+    text = GOOD_RULE.format(id="local.twice", pattern=r"(?i)HER2 test (?P<her2_ihc_score>[0-3]\+)") * 2
+    folder = _pattern_dir(tmp_path, "local.toml", text)
+    with pytest.raises(PatternFileError) as info:
+        load_rules(folder)
+    message = str(info.value)
+    assert "local.toml" in message and "local.twice" in message and "duplicate" in message.lower()
+
+
+def test_load_rules_rejects_user_rule_reusing_a_bundled_id(tmp_path, rules):
+    taken = next(r.id for r in rules if r.file == "her2_ihc")
+    text = GOOD_RULE.format(id=taken, pattern=r"(?i)HER2 test (?P<her2_ihc_score>[0-3]\+)")
+    folder = _pattern_dir(tmp_path, "mine.toml", text)
+    with pytest.raises(PatternFileError) as info:
+        load_rules(extra=folder)
+    message = str(info.value)
+    assert "mine.toml" in message and taken in message and "duplicate" in message.lower()
+
+
+def test_load_rules_rejects_missing_directory(tmp_path):
+    with pytest.raises(PatternFileError):
+        load_rules(extra=tmp_path / "no-such-folder")
+
+
+def test_load_rules_extra_adds_a_user_rule(tmp_path, rules):
+    sentence = "Membrane marker M2 reading: 3+"
+    text = (
+        "# a local phrasing\n"
+        "[[rules]]\n"
+        'id = "local.marker_m2"\n'
+        "pattern = '(?i)\\bmembrane marker M2 reading:\\s*(?P<her2_ihc_score>[0-3]\\+)'\n"
+        f'examples = ["{sentence}"]\n'
+        'counter_examples = ["Membrane marker M3 reading: 3+"]\n'
+    )
+    folder = _pattern_dir(tmp_path, "local.toml", text)
+    extended = load_rules(extra=folder)
+    assert len(extended) == len(rules) + 1
+    added = [r for r in extended if r.id == "local.marker_m2"]
+    assert len(added) == 1
+    rule = added[0]
+    assert rule.fields == frozenset({"her2_ihc_score"})
+    assert rule_matches(rule, sentence)
+    assert not rule_matches(rule, "Membrane marker M3 reading: 3+")
+    # the bundled rules alone do not read this phrasing; with the user's rule the value is filled
+    assert extract_text(sentence, matcher=Matcher(rules)).her2_ihc_score is None
+    assert extract_text(sentence, matcher=Matcher(extended)).her2_ihc_score == "3+"
