@@ -155,7 +155,7 @@ def nearest_trigger(
 
     A trigger is in scope when it lies within its window before (backward) or after
     (forward) the mention and no terminator trigger ("terminate") stands between.
-    Triggers inside the mention's own match belong to the rule and are ignored.
+    Triggers inside the mention's own span belong to the rule and are ignored.
     """
     best: tuple[int, Trigger] | None = None
     terminators = [t for t in triggers if t.assertion == "terminate"]

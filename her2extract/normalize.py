@@ -284,6 +284,8 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
         if section in NON_RESULT_SECTIONS:
             continue
         assertion, _ = assertion_at(f.match_start, f.match_end, ctx.triggers)
+        if assertion is Assertion.PRESENT and _quoted_inside(f, ctx.triggers):
+            assertion = Assertion.HISTORICAL
         if assertion is Assertion.PENDING and value is Status.PENDING:
             assertion = Assertion.PRESENT  # "HER2 is pending; the result will follow" says it twice
         if assertion is Assertion.PRESENT and section in HISTORY_SECTIONS:
@@ -297,6 +299,13 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
         )
         mentions.append(Mention(f.field, value, evidence, in_situ))
     return mentions, warnings
+
+
+def _quoted_inside(f: Finding, triggers: list[Trigger]) -> bool:
+    """A history cue between a label and its value ("HER2 ... the outside interpretation (2+)")."""
+    return any(
+        t.assertion == "historical" and f.match_start <= t.start and t.end <= f.start for t in triggers
+    )
 
 
 # --- choosing the reportable value ---------------------------------------------------------
