@@ -1,0 +1,173 @@
+"""Text cleaning, the offset map back to pages, and section detection."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from her2extract.model import Document, Page, TextSource
+from her2extract.text import clean_string, clean_text
+
+# --- clean_string ----------------------------------------------------------------------------
+
+CLEAN = [
+    ("HER2 2 +", "HER2 2+"),
+    ("HER2/neu 3  + (positive)", "HER2/neu 3+ (positive)"),
+    ("Allred 5 + 3 = 8", "Allred 5 + 3 = 8"),
+    ("Allred 2 + 3 = 5", "Allred 2 + 3 = 5"),
+    ("Estrogen recep-\ntor positive", "Estrogen receptor positive"),
+    ("the \ufb01nal diagnosis", "the final diagnosis"),
+    ("ratio \u2265 2.0", "ratio >= 2.0"),
+    ("ER \u2264 1 %", "ER <= 1 %"),
+    ("Ki-67 \u2013 20 %", "Ki-67 - 20 %"),
+    ("ER:\u00a0positive", "ER: positive"),
+    ("a    b\t\tc", "a b c"),
+    ("line one   \n   line two", "line one\nline two"),
+    ("x\r\ny", "x\ny"),
+    ("a\n\n\n\n\nb", "a\n\nb"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), CLEAN, ids=[repr(r) for r, _ in CLEAN])
+def test_clean_string(raw, expected):
+    assert clean_string(raw).text == expected
+
+
+def test_clean_string_joins_split_score_but_not_sums():
+    assert "2+" in clean_string("HER2 2 +").text
+    assert clean_string("5 + 3").text == "5 + 3"
+
+
+def test_clean_string_keeps_ordinary_hyphens():
+    assert clean_string("HER-2/neu and c-erbB-2").text == "HER-2/neu and c-erbB-2"
+    assert clean_string("ER 1-10% cells").text == "ER 1-10% cells"
+
+
+def test_clean_string_index_maps_every_character():
+    raw = "Estrogen recep-\ntor: \ufb01ne  2 + \u2265 10%"
+    clean = clean_string(raw)
+    assert len(clean.index) == len(clean.text)
+    assert list(clean.index) == sorted(clean.index)
+    assert all(0 <= i < len(raw) for i in clean.index)
+
+
+# --- the offset map across pages ------------------------------------------------------------
+
+PAGE_ONE = (
+    "FINAL DIAGNOSIS:\r\n"
+    "Invasive  ductal carcinoma, grade 2.\tEstrogen recep-\ntor: positive (\u2265 90 %), strong.\n"
+    "HER2 (IHC): 2 + equivocal; Allred 5 + 3 = 8.   \n\n\n\n"
+    "The \ufb01nal   call \u2014 pending.   \n"
+    "   Progesterone receptor:\u00a0negative (< 1 %).\n"
+    "ENDPAGEONE"
+)
+PAGE_TWO = (
+    "STARTPAGETWO\n"
+    "   ADDENDUM:\u00a0HER2/CEP17 ratio 2,3; HER2 2 + (equivocal).\f"
+    "Ki-67 \u2013 20 %\n"
+    "Oestrogen  recep-\ntor  \u2264 1 %.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def two_pages():
+    document = Document("two-pages.pdf", (Page(1, PAGE_ONE, TextSource.PDF), Page(2, PAGE_TWO, TextSource.PDF)))
+    return document, clean_text(document)
+
+
+def _word_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    return [m.span() for m in re.finditer(r"\S+", text) if lo <= m.start() and m.end() <= hi]
+
+
+def test_clean_text_joins_pages_in_order(two_pages):
+    _, clean = two_pages
+    assert clean.text.index("ENDPAGEONE") < clean.text.index("STARTPAGETWO")
+    assert "receptor: positive (>= 90 %)" in clean.text
+    assert "HER2 2+ (equivocal)" in clean.text
+    assert clean.page_starts[0] == 0
+    assert clean.original[clean.page_starts[1]:].startswith("STARTPAGETWO")
+
+
+def test_locate_random_word_spans_round_trip(two_pages):
+    document, clean = two_pages
+    text = clean.text
+    end_one = text.index("ENDPAGEONE") + len("ENDPAGEONE")
+    start_two = text.index("STARTPAGETWO")
+    pages = {1: _word_spans(text, 0, end_one), 2: _word_spans(text, start_two, len(text))}
+    rnd = random.Random(7)
+    checked = 0
+    for _ in range(400):
+        number = rnd.choice((1, 2))
+        words = pages[number]
+        i = rnd.randrange(len(words))
+        j = rnd.randrange(i, min(len(words), i + 8))
+        start, end = words[i][0], words[j][1]
+        page, p_start, p_end = clean.locate(start, end)
+        assert page == number, (text[start:end], page)
+        original = document.pages[page - 1].text
+        assert 0 <= p_start < p_end <= len(original)
+        assert clean_string(original[p_start:p_end]).text == text[start:end], (
+            text[start:end], original[p_start:p_end])
+        checked += 1
+    assert checked == 400
+
+
+@pytest.mark.parametrize(("needle", "page", "original"), [
+    ("receptor:", 1, "recep-\ntor:"),
+    ("(>=", 1, "(\u2265"),
+    ("2+", 1, "2 +"),
+    ("final", 1, "\ufb01nal"),
+    ("ADDENDUM: HER2/CEP17", 2, "ADDENDUM:\u00a0HER2/CEP17"),
+    ("Ki-67 - 20 %", 2, "Ki-67 \u2013 20 %"),
+    ("Oestrogen receptor <=", 2, "Oestrogen  recep-\ntor  \u2264"),
+])
+def test_locate_known_spans(two_pages, needle, page, original):
+    document, clean = two_pages
+    start = clean.text.index(needle)
+    got_page, p_start, p_end = clean.locate(start, start + len(needle))
+    assert got_page == page
+    assert document.pages[page - 1].text[p_start:p_end] == original
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+REPORT = (
+    "CLINICAL HISTORY:\n"
+    "Left breast mass, core biopsy.\n\n"
+    "FINAL DIAGNOSIS:\n"
+    "A. Breast, left, core biopsy: invasive ductal carcinoma, grade 2.\n"
+    "HER2 (IHC): 2+ (equivocal). FISH to follow.\n\n"
+    "ADDENDUM:\n"
+    "HER2 FISH: not amplified, ratio 1.3.\n"
+)
+
+
+def test_sections_found_at_their_headings(matcher):
+    text = clean_string(REPORT).text
+    sections = matcher.sections(text)
+    assert [s.kind for s in sections] == ["history", "diagnosis", "addendum"]
+    for section, heading in zip(sections, ("CLINICAL HISTORY", "FINAL DIAGNOSIS", "ADDENDUM")):
+        assert section.start == text.index(heading)
+        assert section.heading.startswith(heading)
+    assert sections[0].end == sections[1].start
+    assert sections[1].end == sections[2].start
+    assert sections[2].end == len(text)
+
+
+def test_sections_cover_their_body_text(matcher):
+    text = clean_string(REPORT).text
+    sections = matcher.sections(text)
+
+    def kind_at(offset: int) -> str:
+        return next(s.kind for s in sections if s.start <= offset < s.end)
+
+    assert kind_at(text.index("Left breast mass")) == "history"
+    assert kind_at(text.index("HER2 (IHC)")) == "diagnosis"
+    assert kind_at(text.index("not amplified")) == "addendum"
+
+
+def test_sections_ignore_words_inside_sentences(matcher):
+    text = "The diagnosis of carcinoma is confirmed; results will be reported in an addendum."
+    assert matcher.sections(text) == []
