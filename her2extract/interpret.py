@@ -43,10 +43,10 @@ def her2_from_components(ihc: IhcScore | None, group: int | None, ish: IshResult
     if group is not None:
         if group == 1:
             return Status.POSITIVE
+        if ihc is IhcScore.THREE:  # with group 5 this is discordant (DOMAIN.md 9.1): positive by IHC
+            return Status.POSITIVE
         if group == 5:
             return Status.NEGATIVE
-        if ihc is IhcScore.THREE:
-            return Status.POSITIVE
         if ihc in (IhcScore.ZERO, IhcScore.ONE):
             return Status.NEGATIVE
         if ihc is IhcScore.TWO:

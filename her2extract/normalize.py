@@ -66,7 +66,7 @@ def normalize_percent(raw: str) -> Percent:
     if not m:
         raise NormalizationError(f"not a percent: {raw!r}")
     value = _float(m.group(1))
-    if not 0 <= value <= 100:
+    if not 0 <= value <= 100 or (bound.startswith(">") and value >= 100) or (bound == "<" and value <= 0):
         raise NormalizationError(f"implausible percent: {raw!r}")
     return Percent(value, None, bound)
 
@@ -174,7 +174,7 @@ def normalize_ish_result(raw: str) -> IshResult:
 
 
 def normalize_method(raw: str) -> IshMethod:
-    text = raw.lower().replace(" ", "")
+    text = raw.lower().replace(" ", "").replace("-", "")
     for key, method in (("fish", IshMethod.FISH), ("fluorescen", IshMethod.FISH), ("cish", IshMethod.CISH),
                         ("chromogen", IshMethod.CISH), ("sish", IshMethod.SISH), ("silver", IshMethod.SISH),
                         ("dish", IshMethod.DISH), ("dual", IshMethod.DISH), ("brightfield", IshMethod.DISH),
@@ -445,16 +445,23 @@ def receptor_status(name: str, stated: object, percent: object, *, low: bool) ->
             return Status.LOW_POSITIVE, ""
         if stated is Status.NEGATIVE and pct is not None and pct.lower >= POSITIVE_CUTOFF:
             return stated, f"cut-off: {name} stated negative at {pct} % (ASCO/CAP 2020: >= 1 % is positive)"
-        if stated in (Status.POSITIVE, Status.LOW_POSITIVE) and pct is not None and pct.upper < POSITIVE_CUTOFF:
+        if stated in (Status.POSITIVE, Status.LOW_POSITIVE) and pct is not None and _all_below(pct, POSITIVE_CUTOFF):
             return stated, f"discordant: {name} stated positive at {pct} %"
         return stated, ""
     if pct is None:
         return Status.UNKNOWN, ""
-    if pct.upper < POSITIVE_CUTOFF:
+    if _all_below(pct, POSITIVE_CUTOFF):
         return Status.NEGATIVE, ""
     if pct.lower >= POSITIVE_CUTOFF:
         return (Status.LOW_POSITIVE if low and _within_low(pct) else Status.POSITIVE), ""
     return Status.UNKNOWN, ""
+
+
+def _all_below(pct: Percent, limit: float) -> bool:
+    """Whether every value the statement allows lies below `limit` ("<1" lies below 1)."""
+    if pct.bound == "<":
+        return pct.low <= limit
+    return pct.upper < limit
 
 
 def _within_low(pct: Percent) -> bool:
