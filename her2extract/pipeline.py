@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 from pathlib import Path
 
 from .errors import Her2ExtractError, UnreadableDocument
@@ -14,6 +15,8 @@ from .model import Document, Her2Record, TextSource
 from .normalize import Context, build_record, to_mentions
 from .rules import Rule, load_rules
 from .text import clean_text
+
+log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=4)
@@ -74,6 +77,11 @@ def safe_extract(path: str | Path, *, matcher: Matcher | None = None, max_bytes:
         return error_record(str(path), exc.reason)
     except Her2ExtractError as exc:
         return error_record(str(path), str(exc))
+    except TimeoutError:
+        return error_record(str(path), "time-out: a pattern took too long on this file")
+    except Exception as exc:  # a bug must cost one row, never the batch (DESIGN.md: bad input)
+        log.exception("internal error on %s", Path(path).name)
+        return error_record(str(path), f"internal error: {type(exc).__name__}")
 
 
 def error_record(source: str, reason: str) -> Her2Record:

@@ -54,8 +54,8 @@ ADVERSARIAL = {
     "digits_and_spaces": "".join(_rnd.choice("0123456789 ") for _ in range(20_000)),
     "er_positive_repeated": "ER positive " * 1700,
     "her2_score_open_paren": "HER2/neu 2+ (" * 1540,
-    # U+2028 survives clean_string (NFKC keeps it) and counts as \s in regexes.
-    "line_separators": "HER2 FISH " + "\u2028" * 20_000 + " ratio 2.2",
+    # U+1680 (Ogham space mark) survives clean_string (NFKC keeps it) and is \s to the regexes.
+    "ogham_spaces": "HER2 FISH " + "\u1680" * 20_000 + " ratio 2.2",
 }
 
 

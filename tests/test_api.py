@@ -1,0 +1,213 @@
+"""The public Python API on short sentences, and the one-way import order of the package."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import her2extract
+from her2extract import extract, extract_text
+from her2extract.model import Her2Record, IhcScore, IshMethod, IshResult, Percent, Status, TextSource
+
+PACKAGE = Path(her2extract.__file__).resolve().parent
+
+
+def test_public_api_exports():
+    for name in ("extract", "extract_file", "extract_text", "Her2Record", "Evidence",
+                 "UnreadableDocument", "PatternFileError", "NormalizationError"):
+        assert name in her2extract.__all__
+        assert hasattr(her2extract, name)
+
+
+def test_extract_reads_a_file(tmp_path):
+    path = tmp_path / "report.txt"
+    path.write_text("HER2 (IHC): 2+ (equivocal)\n", encoding="utf-8")
+    record = extract(path)
+    assert isinstance(record, Her2Record)
+    assert record.source == str(path)
+    assert record.her2_ihc_score is IhcScore.TWO
+    assert record.pages == 1 and record.text_source is TextSource.TEXT
+
+
+def test_extract_text_typed_values():
+    record = extract_text("ER: positive (90%), PR negative (<1%), HER2 (IHC): 3+")
+    assert record.status == "ok"
+    assert record.er_status is Status.POSITIVE
+    assert record.er_percent == Percent(90.0)
+    assert record.pr_status is Status.NEGATIVE
+    assert record.pr_percent == Percent(1.0, None, "<")
+    assert record.her2_ihc_score is IhcScore.THREE
+    assert record.her2_status is Status.POSITIVE
+    assert str(record.subtype) == "HR+/HER2+"
+
+
+RECEPTOR_PHRASES = [
+    ("ER positive (90%)", "er", Status.POSITIVE, "90"),
+    ("ER negative (0%)", "er", Status.NEGATIVE, "0"),
+    ("ER negative (<1%)", "er", Status.NEGATIVE, "<1"),
+    ("PR negative (<1%)", "pr", Status.NEGATIVE, "<1"),
+    ("ER: low positive (5%)", "er", Status.LOW_POSITIVE, "5"),
+    ("PR: positive (5%)", "pr", Status.POSITIVE, "5"),
+    ("Estrogen receptor: 8%", "er", Status.LOW_POSITIVE, "8"),
+    ("Progesterone receptor: <1%", "pr", Status.NEGATIVE, "<1"),
+]
+
+
+@pytest.mark.parametrize(("text", "marker", "status", "percent"), RECEPTOR_PHRASES,
+                         ids=[t for t, *_ in RECEPTOR_PHRASES])
+def test_extract_text_receptor_status_and_percent(text, marker, status, percent):
+    record = extract_text(text)
+    assert getattr(record, f"{marker}_status") is status
+    value = getattr(record, f"{marker}_percent")
+    assert value is not None and str(value) == percent
+
+
+def test_extract_text_pending_fills_no_result():
+    record = extract_text("HER2 FISH to follow.")
+    assert record.her2_ish_method is None
+    assert record.her2_ish_result is None
+    assert record.her2_ish_ratio is None
+    assert record.her2_ihc_score is None
+    assert record.her2_reported is Status.PENDING
+    assert record.her2_status is Status.PENDING
+
+
+def test_extract_text_hypothetical_fills_nothing():
+    record = extract_text("If HER2 is amplified, trastuzumab may be considered.")
+    assert record.her2_ish_result is None
+    assert record.her2_reported is None
+    assert record.her2_status is Status.UNKNOWN
+    assert record.evidence == () or all(ev.field == "site" for ev in record.evidence)
+
+
+def test_extract_text_hypothetical_score_fills_nothing():
+    record = extract_text("Should HER2 be scored 3+, trastuzumab would be indicated.")
+    assert record.her2_ihc_score is None
+    assert record.her2_status is Status.UNKNOWN
+
+
+def test_extract_text_not_performed_fills_no_ish():
+    record = extract_text("HER2 in situ hybridization was not performed.")
+    assert record.her2_ish_method is None
+    assert record.her2_ish_result is None
+    assert record.her2_status in (Status.NOT_PERFORMED, Status.UNKNOWN)
+
+
+def test_extract_text_history_only_is_used_with_warning():
+    record = extract_text("Prior core biopsy showed ER positive (80%).")
+    assert record.er_status is Status.POSITIVE
+    assert any(w.startswith("history-only") for w in record.warnings)
+    assert all(ev.assertion == "historical" for ev in record.evidence if ev.field.startswith("er_"))
+
+
+@pytest.mark.parametrize("gap", ["\n\n", "\n"], ids=["blank-line", "new-line"])
+def test_extract_text_own_result_beats_history(gap):
+    record = extract_text(f"Prior core biopsy showed ER positive (80%).{gap}ER: negative (0%).")
+    assert record.er_status is Status.NEGATIVE
+    assert record.er_percent == Percent(0.0)
+    assert not any(w.startswith("history-only") for w in record.warnings)
+    assert not any(w.startswith("conflict") for w in record.warnings)
+
+
+def test_extract_text_split_plus_sign():
+    assert extract_text("HER2/neu 3 +").her2_ihc_score is IhcScore.THREE
+
+
+def test_extract_text_decimal_comma_ratio():
+    assert extract_text("Ratio HER2/CEP17: 1,3").her2_ish_ratio == pytest.approx(1.3)
+
+
+def test_extract_text_fish_result():
+    record = extract_text("HER2 FISH: not amplified, HER2/CEP17 ratio 1.2.")
+    assert record.her2_ish_method is IshMethod.FISH
+    assert record.her2_ish_result is IshResult.NOT_AMPLIFIED
+    assert record.her2_ish_ratio == pytest.approx(1.2)
+    assert record.her2_status is Status.NEGATIVE
+
+
+def test_extract_text_evidence_indexes_the_text():
+    text = "Estrogen receptor: 95%, strong. HER2 (IHC): 1+."
+    record = extract_text(text)
+    by_field = {ev.field: ev for ev in record.evidence}
+    assert record.her2_ihc_score is IhcScore.ONE
+    ev = by_field["her2_ihc_score"]
+    assert text[ev.start:ev.end] == ev.text == "1+"
+    assert (ev.page, ev.page_start, ev.page_end) == (1, ev.start, ev.end)
+
+
+# --- import order ------------------------------------------------------------------------------
+
+ORDER = ["errors", "model", "ingest", "text", "rules", "match", "normalize", "interpret",
+         "pipeline", "export", "cli"]
+SIBLINGS = {"ingest", "text", "rules"}  # one stage; none may import another
+LATER = {"batch": "cli", "web": "cli"}  # DESIGN.md stages not written yet rank with the CLI
+ENTRY = {"__init__", "__main__"}
+THIRD_PARTY_HOMES = {"spacy": {"match"}, "pypdfium2": {"ingest"}, "pdfplumber": {"ingest"}, "pandas": {"export"}}
+
+
+def _imports(path: Path) -> tuple[set[str], set[str]]:
+    """(package modules imported, top-level third-party packages imported) anywhere in a file."""
+    own, other = set(), set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level >= 1:
+                if node.module:
+                    own.add(node.module.split(".")[0])
+                else:
+                    own.update(alias.name for alias in node.names)
+            elif node.module and node.module.split(".")[0] == "her2extract":
+                parts = node.module.split(".")
+                own.update([parts[1]] if len(parts) > 1 else [a.name for a in node.names])
+            elif node.module:
+                other.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "her2extract":
+                    own.add(parts[1] if len(parts) > 1 else "__init__")
+                else:
+                    other.add(parts[0])
+    return own, other
+
+
+def _modules() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(PACKAGE.glob("*.py"))}
+
+
+def test_every_stage_module_exists():
+    assert set(ORDER) <= set(_modules())
+
+
+@pytest.mark.parametrize("name", [n for n in ORDER])
+def test_module_imports_only_leftwards(name):
+    rank = {m: i for i, m in enumerate(ORDER)}
+    own, _ = _imports(_modules()[name])
+    for target in own:
+        assert target != "__init__", f"{name} imports the package root"
+        assert target in rank, f"{name} imports {target}, which has no place in the stage order"
+        assert rank[target] < rank[name], f"{name} imports {target}, a later stage"
+        if name in SIBLINGS:
+            assert target not in SIBLINGS, f"{name} imports its sibling stage {target}"
+
+
+def test_no_unplaced_modules():
+    unplaced = set(_modules()) - set(ORDER) - ENTRY - set(LATER)
+    assert not unplaced, f"modules outside the stage order: {sorted(unplaced)}"
+
+
+def test_later_modules_import_only_earlier_stages():
+    rank = {m: i for i, m in enumerate(ORDER)}
+    for name, peer in LATER.items():
+        path = _modules().get(name)
+        if path is None:
+            continue
+        own, _ = _imports(path)
+        assert all(rank.get(t, len(ORDER)) <= rank[peer] and t != "__init__" for t in own), (name, own)
+
+
+@pytest.mark.parametrize("library", sorted(THIRD_PARTY_HOMES))
+def test_heavy_library_stays_in_its_module(library):
+    users = {name for name, path in _modules().items() if library in _imports(path)[1]}
+    assert users <= THIRD_PARTY_HOMES[library], f"{library} imported by {sorted(users)}"

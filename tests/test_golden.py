@@ -1,0 +1,102 @@
+"""End to end: every sample report against its hand-checked expected row, and its evidence.
+
+sample_reports/README.md: each NAME.expected.json holds every CSV column except `source`;
+`warnings` is "" there because warnings are reviewed separately, so an empty expected
+`warnings` is not compared (a non-empty one is).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from her2extract.export import to_row
+from her2extract.ingest import read_document
+from her2extract.model import CSV_COLUMNS
+from her2extract.pipeline import extract_file
+from her2extract.text import clean_string, clean_text
+
+
+# Issue 2 is not done while this list is not empty. Each entry names the columns that still
+# differ from the hand-checked row; the test asserts exactly that set, so a fix (or a
+# regression) in any other column fails until the entry is updated by hand.
+KNOWN_GAPS: dict[str, frozenset[str]] = {
+    "addendum-ish-not-amplified-no-call-word.pdf": frozenset({'her2_ish_result'}),
+    "allred-scores-text-table.txt": frozenset({'er_intensity', 'er_percent', 'pr_intensity', 'pr_percent'}),
+    "both-breasts-conflict.txt": frozenset({'er_intensity', 'her2_ihc_clone', 'pr_intensity'}),
+    "er-low-positive-cap-comment-table.pdf": frozenset({'her2_ihc_percent'}),
+    "erbb2-sp3-ultralow-allred.pdf": frozenset({'her2_category', 'her2_ihc_percent', 'her2_ihc_score'}),
+    "free-text-er-low-positive.txt": frozenset({'er_percent', 'er_status', 'her2_category', 'her2_ihc_score', 'her2_reported', 'her2_status', 'subtype'}),
+    "free-text-her2-ultralow.txt": frozenset({'her2_ihc_percent'}),
+    "gastrectomy-her2-2plus-ish-not-amplified.pdf": frozenset({'her2_ihc_percent'}),
+    "gastric-biopsy-her2-2plus-dish-amplified.txt": frozenset({'her2_ish_cep17_copies'}),
+    "gastric-ocr-scan-sish-amplified.pdf": frozenset({'her2_category', 'her2_ish_cells', 'her2_ish_cep17_copies', 'her2_ish_group', 'her2_ish_method', 'her2_ish_ratio', 'her2_ish_result', 'her2_reported', 'her2_status'}),
+    "gej-biopsy-her2-0-null-table.pdf": frozenset({'her2_category'}),
+    "history-quote-plus-own-result.txt": frozenset({'her2_ish_method', 'her2_ish_result'}),
+    "hypothetical-trastuzumab-comment.txt": frozenset({'er_percent', 'er_status', 'her2_category', 'her2_ihc_percent', 'her2_ihc_score', 'pr_percent'}),
+    "marker-table-4col-her2-3plus.pdf": frozenset({'er_percent', 'her2_ihc_percent', 'ki67_percent', 'pr_percent', 'pr_status'}),
+    "multi-page-mastectomy-fish-group3.pdf": frozenset({'her2_ish_method'}),
+    "no-biomarkers-lymph-node-reactive.txt": frozenset({'site'}),
+    "ocr-noise-caps-her2-3plus.txt": frozenset({'her2_ihc_clone', 'her2_ihc_percent', 'her2_reported'}),
+    "ocr-noise-oesophagus-her2-2plus-fish-amplified.txt": frozenset({'her2_category', 'her2_ish_cells', 'her2_ish_cep17_copies', 'her2_ish_group', 'her2_ish_her2_copies', 'her2_ish_ratio', 'her2_ish_result', 'her2_reported', 'her2_status', 'site'}),
+    "old-2007-her2-weakly-positive-fish-equivocal.txt": frozenset({'er_percent', 'her2_ish_result'}),
+    "old-report-courier-caps-her2-3plus.pdf": frozenset({'her2_category', 'her2_ihc_score', 'her2_reported', 'her2_status', 'pr_percent', 'subtype'}),
+    "pending-all-markers-ordered.pdf": frozenset({'er_status', 'her2_reported', 'her2_status', 'pr_status'}),
+    "synoptic-cap-her2-2plus-fish-neg.txt": frozenset({'her2_ihc_percent'}),
+    "synoptic-table-two-column-pr-gt95.pdf": frozenset({'her2_category', 'her2_ihc_score', 'her2_reported', 'her2_status', 'subtype'}),
+    "text-table-aligned-clones.txt": frozenset({'er_percent', 'her2_ihc_percent', 'ki67_percent', 'pr_percent'}),
+    "two-page-biomarkers-on-page2-triple-negative.pdf": frozenset({'her2_ihc_percent'}),
+    "two-specimens-core-and-excision.txt": frozenset({'er_percent', 'her2_category', 'her2_ihc_score', 'her2_ish_cells', 'her2_ish_cep17_copies', 'her2_ish_result', 'her2_reported', 'her2_status', 'pr_percent', 'pr_status', 'subtype'}),
+}
+
+
+def _expected(report):
+    return json.loads(report.with_name(f"{report.stem}.expected.json").read_text(encoding="utf-8"))
+
+
+def test_sample_report_matches_golden(report):
+    expected = _expected(report)
+    assert set(expected) == set(CSV_COLUMNS) - {"source"}, "golden file keys differ from the CSV contract"
+    row = to_row(extract_file(report))
+    assert list(row) == list(CSV_COLUMNS)
+    assert row.pop("source") == str(report)
+    if expected.get("warnings", "") == "":
+        row.pop("warnings")
+        expected.pop("warnings", None)
+    diff = {k: {"got": row.get(k), "expected": v} for k, v in expected.items() if row.get(k) != v}
+    if report.name in KNOWN_GAPS:
+        assert set(diff) == KNOWN_GAPS[report.name], f"{report.name}: known gap changed: {diff}"
+        return
+    assert not diff, f"{report.name}: {diff}"
+
+
+def test_sample_report_evidence_points_at_its_text(report):
+    record = extract_file(report)
+    document = read_document(report)
+    clean = clean_text(document)
+    for ev in record.evidence:
+        assert clean.text[ev.start:ev.end] == ev.text, (ev.field, ev.rule_id)
+        assert 1 <= ev.page <= len(document.pages), (ev.field, ev.page)
+        original = document.pages[ev.page - 1].text
+        assert 0 <= ev.page_start < ev.page_end <= len(original), (ev.field, ev.page_start, ev.page_end)
+        assert clean_string(original[ev.page_start:ev.page_end]).text == ev.text, (
+            ev.field, original[ev.page_start:ev.page_end], ev.text)
+
+
+def test_sample_report_every_value_has_evidence(report):
+    record = extract_file(report)
+    fields = {ev.field for ev in record.evidence}
+    for name in ("her2_ihc_score", "her2_ihc_percent", "her2_ihc_clone", "her2_ish_method",
+                 "her2_ish_ratio", "her2_ish_her2_copies", "her2_ish_cep17_copies", "her2_ish_cells",
+                 "her2_ish_result", "her2_reported", "er_percent", "er_intensity", "er_allred",
+                 "pr_percent", "pr_intensity", "pr_allred", "ki67_percent", "site"):
+        if getattr(record, name) is not None:
+            assert name in fields, f"{name} is filled without evidence"
+
+
+def test_sample_stems_unique_and_paired(samples, sample_reports):
+    assert sample_reports, "no sample reports found"
+    stems = Counter(p.stem for p in sample_reports)
+    assert [s for s, n in stems.items() if n > 1] == []
+    goldens = {p.name[: -len(".expected.json")] for p in samples.glob("*.expected.json")}
+    assert goldens == set(stems), {"no report": goldens - set(stems), "no golden": set(stems) - goldens}
