@@ -160,7 +160,7 @@ def render_batch_summary(records, output: Path) -> str:
 
     rows = [to_row(r) for r in records]
     ok = [r for r in rows if r["status"] == "ok"]
-    table = Table(title=f"{len(rows)} file(s) -> {output}", title_justify="left")
+    table = Table()
     table.add_column("value")
     table.add_column("reports", justify="right")
     table.add_row("read ok", str(len(ok)))
@@ -172,7 +172,7 @@ def render_batch_summary(records, output: Path) -> str:
     console = Console(width=100)
     with console.capture() as capture:
         console.print(table)
-    return capture.get().rstrip()
+    return f"{len(rows)} file(s) -> {output}\n" + capture.get().rstrip()
 
 
 def main() -> None:  # pragma: no cover - the console-script entry point
