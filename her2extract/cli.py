@@ -61,7 +61,7 @@ def extract(
 
 def render_summary(record) -> str:
     """A readable summary: each filled value with its page and the text it came from."""
-    from .export import cell, to_row
+    from .export import to_row
 
     row = to_row(record)
     evidence = {ev.field: ev for ev in record.evidence}

@@ -8,7 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Iterable, TextIO
 
-from .model import CSV_COLUMNS, Evidence, Her2Record, Mention, Percent, plain_number
+from .model import CSV_COLUMNS, Evidence, Her2Record, Mention, plain_number
 
 
 def cell(value: object) -> str:
@@ -67,7 +67,3 @@ def write_jsonl(records: Iterable[Her2Record], path: str | Path) -> int:
             out.write(json.dumps(to_json(record), ensure_ascii=False) + "\n")
             count += 1
     return count
-
-
-def percent_text(value: Percent | None) -> str:
-    return "" if value is None else f"{value} %"

@@ -112,7 +112,7 @@ class Matcher:
 
 def _regex_findings(rule: Rule, text: str) -> Iterator[Finding]:
     for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
-        yield from _match_findings(rule, m, 0)
+        yield from _match_findings(rule, m)
 
 
 def _span_findings(rule: Rule, text: str, start: int, end: int) -> Iterator[Finding]:
@@ -120,13 +120,13 @@ def _span_findings(rule: Rule, text: str, start: int, end: int) -> Iterator[Find
         m = rule.value_pattern.search(text, start, end, timeout=DEFAULT_TIMEOUT)
         if m is None:
             return
-        yield from _match_findings(rule, m, 0, (start, end))
+        yield from _match_findings(rule, m, (start, end))
     for name, constant in rule.value:
         for name2 in FIELD_ALIASES.get(name, (name,)):
             yield Finding(rule.id, name2, constant, start, end, start, end)
 
 
-def _match_findings(rule: Rule, m: regex.Match, _: int, span: tuple[int, int] | None = None) -> Iterator[Finding]:
+def _match_findings(rule: Rule, m: regex.Match, span: tuple[int, int] | None = None) -> Iterator[Finding]:
     match_start, match_end = span or m.span()
     for name, value in m.groupdict().items():
         if value is None or name.startswith("_") or name == "label":

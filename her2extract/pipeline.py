@@ -11,9 +11,9 @@ from .errors import Her2ExtractError, UnreadableDocument
 from .ingest import MAX_BYTES, MAX_PAGES, read_bytes, read_document
 from .interpret import interpret
 from .match import Matcher, Trigger
-from .model import Document, Her2Record, TextSource
+from .model import Document, Her2Record
 from .normalize import Context, build_record, to_mentions
-from .rules import Rule, load_rules
+from .rules import load_rules
 from .text import clean_text
 
 log = logging.getLogger(__name__)
