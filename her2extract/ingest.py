@@ -121,7 +121,8 @@ def _read_pdf(data: bytes, source: str, max_pages: int) -> Document:
     finally:
         pdf.close()
     if all(p.source is TextSource.NONE for p in pages):
-        log.warning("%s: no page has a text layer", Path(source).name)
+        # file names can carry patient identifiers: the warning rides on the record, not the log
+        warnings.append("no-text-layer: no page has a text layer (OCR not run)")
     return Document(source=source, pages=tuple(pages), warnings=tuple(warnings))
 
 
