@@ -171,3 +171,18 @@ def test_sections_cover_their_body_text(matcher):
 def test_sections_ignore_words_inside_sentences(matcher):
     text = "The diagnosis of carcinoma is confirmed; results will be reported in an addendum."
     assert matcher.sections(text) == []
+
+
+@pytest.mark.parametrize(
+    "raw, cleaned",
+    [
+        ("HER2 P0SITIVE", "HER2 POSITIVE"),
+        ("immun0histochemistry", "immunohistochemistry"),
+        ("HER2:CEP17 rati0 2.1", "HER2:CEP17 ratio 2.1"),
+        ("pN0 (0/3)", "pN0 (0/3)"),  # a stage, not a word
+        ("clone A0485", "clone A0485"),
+        ("HER2 score 0.", "HER2 score 0."),
+    ],
+)
+def test_clean_string_repairs_ocr_zero_for_letter_o(raw, cleaned):
+    assert clean_string(raw).text == cleaned
