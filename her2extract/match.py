@@ -48,7 +48,8 @@ class Matcher:
     def __init__(self, rules: Iterable[Rule]) -> None:
         rules = tuple(rules)
         self.rules = rules
-        self.value_rules = tuple(r for r in rules if r.file not in STRUCTURE_FILES)
+        self.value_rules = tuple(r for r in rules if r.file not in STRUCTURE_FILES and not r.region)
+        self.region_rules = tuple(r for r in rules if r.region)
         self.section_rules = tuple(r for r in rules if r.file == "sections" and r.section != "part")
         self.part_rules = tuple(r for r in rules if r.file == "sections" and r.section == "part")
         self.trigger_rules = tuple(r for r in rules if r.file == "assertions")
@@ -58,10 +59,21 @@ class Matcher:
 
     # --- values -------------------------------------------------------------------------
     def findings(self, text: str) -> list[Finding]:
-        """Every value finding of every value rule, in text order."""
+        """Every value finding of every value rule, in text order.
+
+        A rule with `within` counts only inside a region its kind opens (a marker table's
+        header makes bare numbers in its rows percents).
+        """
+        regions = self.regions(text)
         out: list[Finding] = []
         for rule in self.value_rules:
-            if rule.kind == "regex":
+            if rule.within:
+                spans = regions.get(rule.within, [])
+                if not spans:
+                    continue
+                out.extend(f for f in _regex_findings(rule, text)
+                           if any(a <= f.match_start < b for a, b in spans))
+            elif rule.kind == "regex":
                 out.extend(_regex_findings(rule, text))
         if self._token_rules:
             out.extend(self._token_findings(text))
@@ -86,6 +98,14 @@ class Matcher:
             yield from _span_findings(rule, text, span.start_char, span.end_char)
 
     # --- structure ----------------------------------------------------------------------
+    def regions(self, text: str) -> dict[str, list[tuple[int, int]]]:
+        """Where each region kind is open: from a region rule's match, for its window."""
+        out: dict[str, list[tuple[int, int]]] = {}
+        for rule in self.region_rules:
+            for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
+                out.setdefault(rule.region, []).append((m.start(), m.end() + rule.window))
+        return out
+
     def sections(self, text: str) -> list[Section]:
         return find_spans(text, ((r.section, r.pattern, r.window) for r in self.section_rules))
 
@@ -142,8 +162,10 @@ def _match_findings(rule: Rule, m: regex.Match, span: tuple[int, int] | None = N
 
 def rule_matches(rule: Rule, text: str, matcher: Matcher | None = None) -> bool:
     """Whether a rule fires on `text` (for value rules: yields a finding)."""
-    if rule.file in STRUCTURE_FILES:
+    if rule.file in STRUCTURE_FILES or rule.region:
         return rule.pattern.search(text, timeout=DEFAULT_TIMEOUT) is not None
+    if rule.within:  # tested on its own, a region-bound rule is read as if its region were open
+        return any(True for _ in _regex_findings(rule, text))
     matcher = matcher or Matcher((rule,))
     return bool(matcher.findings(text))
 

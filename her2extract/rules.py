@@ -31,7 +31,7 @@ DIRECTIONS = frozenset({"forward", "backward", "both"})
 # Closed keys (medspaCy style): a typo such as `exampels` is an error, not a silent no-op.
 _RULE_KEYS = frozenset({
     "id", "kind", "pattern", "examples", "counter_examples", "value", "section",
-    "assertion", "direction", "window", "value_pattern", "note",
+    "assertion", "direction", "window", "value_pattern", "note", "region", "within",
 })
 _FILE_KEYS = frozenset({"field", "description", "rules", "macros"})
 _MACRO = regex.compile(r"\{\{(\w+)\}\}")
@@ -59,6 +59,8 @@ class Rule:
     counter_examples: tuple[str, ...] = ()
     value: tuple[tuple[str, str], ...] = ()  # constant field values the rule sets
     section: str = ""  # sections.toml: the section kind a heading opens
+    region: str = ""  # a region (e.g. a marker table) this rule's match opens, for `window` characters
+    within: str = ""  # a value rule that counts only inside a region of this kind
     assertion: str = ""  # assertions.toml: what a trigger asserts
     direction: str = "both"
     window: int = 80  # assertion cues: reach in characters; sections: longest section (0 = no limit)
@@ -196,15 +198,23 @@ def _load_rule(path: Path, item: dict, macros: dict[str, str], rule_id: str) -> 
         raise PatternFileError(path, f"unknown direction {direction!r}", rule_id)
     # assertion cues: how far a cue reaches; sections: the longest a section may run
     window = item.get("window", 80 if path.stem == "assertions" else 0)
-    limit = 10_000 if path.stem == "sections" else 400
+    limit = 10_000 if (path.stem == "sections" or "region" in item) else 400
     if not isinstance(window, int) or not 0 <= window <= limit:
         raise PatternFileError(path, f"window must be a whole number from 0 to {limit}", rule_id)
     return Rule(
         id=rule_id, file=path.stem, kind=kind, pattern=pattern, source=source,
         examples=examples, counter_examples=counters, value=tuple(sorted(value.items())),
-        section=item.get("section", ""), assertion=assertion, direction=direction,
+        section=item.get("section", ""), region=_name(item, "region", path, rule_id),
+        within=_name(item, "within", path, rule_id), assertion=assertion, direction=direction,
         window=window, value_pattern=value_pattern,
     )
+
+
+def _name(item: dict, key: str, path: Path, rule_id: str) -> str:
+    value = item.get(key, "")
+    if not isinstance(value, str) or (value and not value.isidentifier()):
+        raise PatternFileError(path, f"`{key}` must be a name such as marker_table", rule_id)
+    return value
 
 
 def _strings(value: Any, key: str, path: Path, rule_id: str) -> tuple[str, ...]:

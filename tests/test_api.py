@@ -211,3 +211,13 @@ def test_later_modules_import_only_earlier_stages():
 def test_heavy_library_stays_in_its_module(library):
     users = {name for name, path in _modules().items() if library in _imports(path)[1]}
     assert users <= THIRD_PARTY_HOMES[library], f"{library} imported by {sorted(users)}"
+
+
+def test_marker_table_row_numbers_are_percents_only_under_a_percent_header():
+    row = "ER (SP1) Positive 85 Strong\nPR (1E2) Negative 0 -\n"
+    in_table = extract_text("Marker Result % positive Intensity\n" + row)
+    assert (str(in_table.er_percent), str(in_table.pr_percent)) == ("85", "0")
+    assert in_table.er_intensity == "strong"
+    loose = extract_text("Summary of stains\n" + row)
+    assert loose.er_percent is None and loose.pr_percent is None
+    assert loose.er_status == "positive"  # the status words still count outside a table

@@ -22,7 +22,6 @@ from her2extract.text import clean_string, clean_text
 # regression) in any other column fails until the entry is updated by hand.
 KNOWN_GAPS: dict[str, frozenset[str]] = {
     "addendum-ish-not-amplified-no-call-word.pdf": frozenset({'her2_ish_result'}),
-    "allred-scores-text-table.txt": frozenset({'er_intensity', 'er_percent', 'pr_intensity', 'pr_percent'}),
     "both-breasts-conflict.txt": frozenset({'er_intensity', 'her2_ihc_clone', 'pr_intensity'}),
     "er-low-positive-cap-comment-table.pdf": frozenset({'her2_ihc_percent'}),
     "erbb2-sp3-ultralow-allred.pdf": frozenset({'her2_category', 'her2_ihc_percent', 'her2_ihc_score'}),
@@ -34,7 +33,6 @@ KNOWN_GAPS: dict[str, frozenset[str]] = {
     "gej-biopsy-her2-0-null-table.pdf": frozenset({'her2_category'}),
     "history-quote-plus-own-result.txt": frozenset({'her2_ish_method', 'her2_ish_result'}),
     "hypothetical-trastuzumab-comment.txt": frozenset({'er_percent', 'er_status', 'her2_category', 'her2_ihc_percent', 'her2_ihc_score', 'pr_percent'}),
-    "marker-table-4col-her2-3plus.pdf": frozenset({'er_percent', 'her2_ihc_percent', 'ki67_percent', 'pr_percent', 'pr_status'}),
     "multi-page-mastectomy-fish-group3.pdf": frozenset({'her2_ish_method'}),
     "no-biomarkers-lymph-node-reactive.txt": frozenset({'site'}),
     "ocr-noise-caps-her2-3plus.txt": frozenset({'her2_ihc_clone', 'her2_ihc_percent'}),
@@ -44,7 +42,6 @@ KNOWN_GAPS: dict[str, frozenset[str]] = {
     "pending-all-markers-ordered.pdf": frozenset({'er_status', 'her2_reported', 'her2_status', 'pr_status'}),
     "synoptic-cap-her2-2plus-fish-neg.txt": frozenset({'her2_ihc_percent'}),
     "synoptic-table-two-column-pr-gt95.pdf": frozenset({'her2_category', 'her2_ihc_score', 'her2_reported', 'her2_status', 'subtype'}),
-    "text-table-aligned-clones.txt": frozenset({'er_percent', 'her2_ihc_percent', 'ki67_percent', 'pr_percent'}),
     "two-page-biomarkers-on-page2-triple-negative.pdf": frozenset({'her2_ihc_percent'}),
     "two-specimens-core-and-excision.txt": frozenset({'er_percent', 'her2_category', 'her2_ihc_score', 'her2_ish_cells', 'her2_ish_cep17_copies', 'her2_ish_result', 'her2_reported', 'her2_status', 'pr_percent', 'pr_status', 'subtype'}),
 }
