@@ -35,9 +35,9 @@ def normalize_ihc(raw: str) -> IhcScore:
 _NUMBER = r"\d+(?:[.,]\s?\d+)?"
 _BOUND_WORDS = (
     (re.compile(r"^(?:<=|less than or equal to|up to|at most)\s*", re.I), "<="),
-    (re.compile(r"^(?:<|less than|under|below|fewer than)\s*", re.I), "<"),
-    (re.compile(r"^(?:>=|at least|greater than or equal to)\s*", re.I), ">="),
-    (re.compile(r"^(?:>|greater than|more than|over|above|in excess of)\s*", re.I), ">"),
+    (re.compile(r"^(?:<|less\s+than|under|below|fewer\s+than)\s*", re.I), "<"),
+    (re.compile(r"^(?:>=|at\s+least|greater\s+than\s+or\s+equal\s+to)\s*", re.I), ">="),
+    (re.compile(r"^(?:>|greater\s+than|more\s+than|over|above|in\s+excess\s+of)\s*", re.I), ">"),
 )
 _RANGE = re.compile(rf"^({_NUMBER})\s*%?\s*(?:-|to|and)\s*({_NUMBER})\s*%?$", re.I)
 _EXACT = re.compile(rf"^(?:approximately|approx\.?|about|ca\.?|~)?\s*({_NUMBER})\s*%?$", re.I)
@@ -265,7 +265,7 @@ class Context:
 IN_SITU_KINDS = frozenset({"in_situ"})
 HISTORY_SECTIONS = frozenset({"history"})
 # Sections whose text never reports this patient's result (method notes, gross, disclaimers).
-NON_RESULT_SECTIONS = frozenset({"gross", "method", "references"})
+NON_RESULT_SECTIONS = frozenset({"gross", "method", "criteria"})
 
 
 def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention], list[str]]:

@@ -37,11 +37,9 @@ KNOWN_GAPS: dict[str, frozenset[str]] = {
     "no-biomarkers-lymph-node-reactive.txt": frozenset({'site'}),
     "ocr-noise-caps-her2-3plus.txt": frozenset({'her2_ihc_clone', 'her2_ihc_percent'}),
     "ocr-noise-oesophagus-her2-2plus-fish-amplified.txt": frozenset({'her2_ish_cep17_copies', 'her2_ish_result', 'site'}),
-    "old-2007-her2-weakly-positive-fish-equivocal.txt": frozenset({'er_percent', 'her2_ish_result'}),
-    "old-report-courier-caps-her2-3plus.pdf": frozenset({'her2_category', 'her2_ihc_score', 'her2_reported', 'her2_status', 'pr_percent', 'subtype'}),
+    "old-2007-her2-weakly-positive-fish-equivocal.txt": frozenset({'her2_ish_result'}),
     "pending-all-markers-ordered.pdf": frozenset({'er_status', 'her2_reported', 'her2_status', 'pr_status'}),
     "synoptic-cap-her2-2plus-fish-neg.txt": frozenset({'her2_ihc_percent'}),
-    "synoptic-table-two-column-pr-gt95.pdf": frozenset({'her2_category', 'her2_ihc_score', 'her2_reported', 'her2_status', 'subtype'}),
     "two-page-biomarkers-on-page2-triple-negative.pdf": frozenset({'her2_ihc_percent'}),
     "two-specimens-core-and-excision.txt": frozenset({'er_percent', 'her2_category', 'her2_ihc_score', 'her2_ish_cells', 'her2_ish_cep17_copies', 'her2_ish_result', 'her2_reported', 'her2_status', 'pr_percent', 'pr_status', 'subtype'}),
 }
