@@ -28,6 +28,7 @@ class Finding:
     end: int
     match_start: int
     match_end: int
+    rank: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,7 @@ def _span_findings(rule: Rule, text: str, start: int, end: int) -> Iterator[Find
         yield from _match_findings(rule, m, (start, end))
     for name, constant in rule.value:
         for name2 in FIELD_ALIASES.get(name, (name,)):
-            yield Finding(rule.id, name2, constant, start, end, start, end)
+            yield Finding(rule.id, name2, constant, start, end, start, end, rule.rank)
 
 
 def _match_findings(rule: Rule, m: regex.Match, span: tuple[int, int] | None = None) -> Iterator[Finding]:
@@ -153,11 +154,11 @@ def _match_findings(rule: Rule, m: regex.Match, span: tuple[int, int] | None = N
             continue
         start, end = m.span(name)
         for field in FIELD_ALIASES.get(name, (name,)):
-            yield Finding(rule.id, field, value, start, end, match_start, match_end)
+            yield Finding(rule.id, field, value, start, end, match_start, match_end, rule.rank)
     if span is None:
         for name, constant in rule.value:
             for field in FIELD_ALIASES.get(name, (name,)):
-                yield Finding(rule.id, field, constant, match_start, match_end, match_start, match_end)
+                yield Finding(rule.id, field, constant, match_start, match_end, match_start, match_end, rule.rank)
 
 
 def rule_matches(rule: Rule, text: str, matcher: Matcher | None = None) -> bool:

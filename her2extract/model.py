@@ -121,6 +121,15 @@ class Percent:
             return self.high
         return 100.0 if self.bound.startswith(">") else self.low
 
+    def allows(self, value: float) -> bool:
+        """Whether the statement admits `value` (">95" does not admit 95)."""
+        if self.high is not None:
+            return self.low <= value <= self.high
+        return {
+            "<": value < self.low, "<=": value <= self.low, ">": value > self.low,
+            ">=": value >= self.low, "": value == self.low,
+        }[self.bound]
+
     @property
     def lower(self) -> float:
         """The smallest value the statement allows."""
@@ -179,6 +188,7 @@ class Mention:
     value: object
     evidence: Evidence
     in_situ: bool = False  # the sentence speaks of in-situ disease only
+    rank: int = 0  # the rule's rank: a "Final HER2 status:" line outranks the parts
 
     @property
     def assertion(self) -> Assertion:

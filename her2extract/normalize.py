@@ -297,7 +297,7 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
             page=page, page_start=p_start, page_end=p_end, section=section,
             specimen=ctx.part_at(f.match_start), assertion=assertion,
         )
-        mentions.append(Mention(f.field, value, evidence, in_situ))
+        mentions.append(Mention(f.field, value, evidence, in_situ, f.rank))
     return mentions, warnings
 
 
@@ -342,11 +342,30 @@ def _settle(field: str, mentions: list[Mention]) -> tuple[Mention | None, list[s
     preferred = [m for m in mentions if m.evidence.section in PREFERRED_SECTIONS]
     if preferred:
         mentions = preferred
+    top = max(m.rank for m in mentions)
+    mentions = [m for m in mentions if m.rank == top]
     values = {_key(m.value) for m in mentions}
     if len(values) == 1:
         return mentions[0], []
+    exact = _exact_within_ranges(mentions)
+    if exact is not None:
+        return exact, []
     shown = ", ".join(sorted(values))
     return None, [f"conflict: {field} has different values ({shown}); left empty"]
+
+
+def _exact_within_ranges(mentions: list[Mention]) -> Mention | None:
+    """One exact percent that every stated range or bound allows: "5 %" beside "(1-10 %)"."""
+    if not all(isinstance(m.value, Percent) for m in mentions):
+        return None
+    exact = {str(m.value) for m in mentions if m.value.high is None and not m.value.bound}
+    if len(exact) != 1:
+        return None
+    pick = next(m for m in mentions if str(m.value) in exact)
+    value = pick.value.low
+    if all(m.value.allows(value) for m in mentions):
+        return pick
+    return None
 
 
 def _key(value: object) -> str:

@@ -31,7 +31,7 @@ DIRECTIONS = frozenset({"forward", "backward", "both"})
 # Closed keys (medspaCy style): a typo such as `exampels` is an error, not a silent no-op.
 _RULE_KEYS = frozenset({
     "id", "kind", "pattern", "examples", "counter_examples", "value", "section",
-    "assertion", "direction", "window", "value_pattern", "note", "region", "within",
+    "assertion", "direction", "window", "value_pattern", "note", "region", "within", "rank",
 })
 _FILE_KEYS = frozenset({"field", "description", "rules", "macros"})
 _MACRO = regex.compile(r"\{\{(\w+)\}\}")
@@ -61,6 +61,7 @@ class Rule:
     section: str = ""  # sections.toml: the section kind a heading opens
     region: str = ""  # a region (e.g. a marker table) this rule's match opens, for `window` characters
     within: str = ""  # a value rule that counts only inside a region of this kind
+    rank: int = 0  # among competing values, those of the highest-ranked rules are kept ("Final HER2 status:")
     assertion: str = ""  # assertions.toml: what a trigger asserts
     direction: str = "both"
     window: int = 80  # assertion cues: reach in characters; sections: longest section (0 = no limit)
@@ -205,9 +206,17 @@ def _load_rule(path: Path, item: dict, macros: dict[str, str], rule_id: str) -> 
         id=rule_id, file=path.stem, kind=kind, pattern=pattern, source=source,
         examples=examples, counter_examples=counters, value=tuple(sorted(value.items())),
         section=item.get("section", ""), region=_name(item, "region", path, rule_id),
-        within=_name(item, "within", path, rule_id), assertion=assertion, direction=direction,
+        within=_name(item, "within", path, rule_id), rank=_rank(item, path, rule_id),
+        assertion=assertion, direction=direction,
         window=window, value_pattern=value_pattern,
     )
+
+
+def _rank(item: dict, path: Path, rule_id: str) -> int:
+    value = item.get("rank", 0)
+    if not isinstance(value, int) or not 0 <= value <= 9:
+        raise PatternFileError(path, "rank must be a whole number from 0 to 9", rule_id)
+    return value
 
 
 def _name(item: dict, key: str, path: Path, rule_id: str) -> str:

@@ -221,3 +221,21 @@ def test_marker_table_row_numbers_are_percents_only_under_a_percent_header():
     loose = extract_text("Summary of stains\n" + row)
     assert loose.er_percent is None and loose.pr_percent is None
     assert loose.er_status == "positive"  # the status words still count outside a table
+
+
+def test_final_her2_status_line_outranks_the_single_tests():
+    record = extract_text(
+        "HER2 IHC (4B5): 2+ (equivocal)\n"
+        "HER2 FISH: ratio 1.6, not amplified\n"
+        "Final HER2 status: Negative\n"
+    )
+    assert record.her2_reported == "negative"
+    assert record.her2_status == "negative"
+
+
+def test_exact_percent_beats_a_range_that_contains_it_but_not_a_bound_that_excludes_it():
+    inside = extract_text("ER low positive (5%, weak).\n\nComment: low-level ER expression (1-10% of cells).")
+    assert str(inside.er_percent) == "5"
+    outside = extract_text("ER: positive, >95%.\n\nER: positive, 95%.")
+    assert outside.er_percent is None  # ">95" does not admit 95: a conflict, left empty
+    assert any(w.startswith("conflict: er_percent") for w in outside.warnings)
