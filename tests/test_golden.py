@@ -26,7 +26,6 @@ KNOWN_GAPS: dict[str, frozenset[str]] = {
     "er-low-positive-cap-comment-table.pdf": frozenset({'her2_ihc_percent'}),
     "erbb2-sp3-ultralow-allred.pdf": frozenset({'her2_category', 'her2_ihc_percent', 'her2_ihc_score'}),
     "free-text-er-low-positive.txt": frozenset({'her2_category', 'her2_ihc_score', 'her2_reported', 'her2_status', 'subtype'}),
-    "free-text-her2-ultralow.txt": frozenset({'her2_ihc_percent'}),
     "gastrectomy-her2-2plus-ish-not-amplified.pdf": frozenset({'her2_ihc_percent'}),
     "gastric-biopsy-her2-2plus-dish-amplified.txt": frozenset({'her2_ish_cep17_copies'}),
     "gastric-ocr-scan-sish-amplified.pdf": frozenset({'her2_ish_cep17_copies', 'her2_ish_result', 'her2_reported'}),
@@ -35,12 +34,10 @@ KNOWN_GAPS: dict[str, frozenset[str]] = {
     "hypothetical-trastuzumab-comment.txt": frozenset({'her2_category', 'her2_ihc_percent', 'her2_ihc_score'}),
     "multi-page-mastectomy-fish-group3.pdf": frozenset({'her2_ish_method'}),
     "no-biomarkers-lymph-node-reactive.txt": frozenset({'site'}),
-    "ocr-noise-caps-her2-3plus.txt": frozenset({'her2_ihc_clone', 'her2_ihc_percent'}),
+    "ocr-noise-caps-her2-3plus.txt": frozenset({'her2_ihc_clone'}),
     "ocr-noise-oesophagus-her2-2plus-fish-amplified.txt": frozenset({'her2_ish_cep17_copies', 'her2_ish_result', 'site'}),
     "old-2007-her2-weakly-positive-fish-equivocal.txt": frozenset({'her2_ish_result'}),
     "pending-all-markers-ordered.pdf": frozenset({'er_status', 'her2_reported', 'her2_status', 'pr_status'}),
-    "synoptic-cap-her2-2plus-fish-neg.txt": frozenset({'her2_ihc_percent'}),
-    "two-page-biomarkers-on-page2-triple-negative.pdf": frozenset({'her2_ihc_percent'}),
     "two-specimens-core-and-excision.txt": frozenset({'er_percent', 'her2_category', 'her2_ihc_score', 'her2_ish_cells', 'her2_ish_cep17_copies', 'her2_ish_result', 'pr_percent', 'pr_status'}),
 }
 
