@@ -316,10 +316,18 @@ _NON_RESULTS = (Status.PENDING, Status.NOT_PERFORMED)
 PREFERRED_SECTIONS = ("addendum",)  # an addendum or amended result beats the original
 
 
-def choose(field: str, mentions: list[Mention]) -> tuple[Mention | None, list[str]]:
-    """Pick the reportable mention of one field by the DESIGN.md rules; explain abstentions."""
+def choose(
+    field: str, mentions: list[Mention], *, own_result: bool = False
+) -> tuple[Mention | None, list[str]]:
+    """Pick the reportable mention of one field by the DESIGN.md rules; explain abstentions.
+
+    `own_result`: the report states a result of its own for this marker (in any field), so a
+    quote from a prior report does not fill the gaps of this one.
+    """
     warnings: list[str] = []
     current = [m for m in mentions if m.assertion is Assertion.PRESENT]
+    if not current and own_result:
+        return None, warnings
     if not current:
         history = [m for m in mentions if m.assertion is Assertion.HISTORICAL]
         if history:
@@ -397,10 +405,12 @@ def build_record(record: Her2Record, mentions: list[Mention], warnings: list[str
     if any(m.value in (IshResult.AMPLIFIED, IshResult.NOT_AMPLIFIED) for m in by_field["her2_ish_result"]):
         # "equivocal" is the state before ISH (IHC 2+); an ISH result settles it.
         by_field["her2_reported"] = [m for m in by_field["her2_reported"] if m.value is not Status.EQUIVOCAL]
+    own = {_marker(m.field) for m in mentions
+           if m.assertion is Assertion.PRESENT and m.value not in _NON_RESULTS}
     for field in STATED_FIELDS:
         if field == "site":
             continue
-        picked, more = choose(field, by_field.get(field, []))
+        picked, more = choose(field, by_field.get(field, []), own_result=_marker(field) in own)
         notes.extend(more)
         if picked is not None:
             values[field] = picked.value
@@ -437,6 +447,11 @@ def _drop_superseded_pending(values: dict[str, object], evidence: list[Evidence]
         if values.get(field) in _NON_RESULTS and any(r in values for r in results):
             del values[field]
             evidence[:] = [e for e in evidence if e.field != field]
+
+
+def _marker(field: str) -> str:
+    """The test a field belongs to: her2, er, pr or ki67."""
+    return field.split("_", 1)[0]
 
 
 def choose_site(mentions: list[Mention]) -> Mention | None:

@@ -239,3 +239,13 @@ def test_exact_percent_beats_a_range_that_contains_it_but_not_a_bound_that_exclu
     outside = extract_text("ER: positive, >95%.\n\nER: positive, 95%.")
     assert outside.er_percent is None  # ">95" does not admit 95: a conflict, left empty
     assert any(w.startswith("conflict: er_percent") for w in outside.warnings)
+
+
+def test_a_quote_does_not_fill_the_gaps_of_a_marker_the_report_tested_itself():
+    record = extract_text(
+        "CLINICAL HISTORY: Prior core biopsy showed HER2 2+ with FISH not amplified (ratio 1.2).\n\n"
+        "DIAGNOSIS: Invasive carcinoma. HER2 (4B5): 1+ (negative).\n"
+    )
+    assert record.her2_ihc_score == "1+"
+    assert record.her2_ish_result is None and record.her2_ish_ratio is None and record.her2_ish_method is None
+    assert not any(w.startswith("history-only") for w in record.warnings)
