@@ -30,7 +30,6 @@ KNOWN_GAPS: dict[str, frozenset[str]] = {
     "gastric-biopsy-her2-2plus-dish-amplified.txt": frozenset({'her2_ish_cep17_copies'}),
     "gastric-ocr-scan-sish-amplified.pdf": frozenset({'her2_ish_cep17_copies', 'her2_ish_result', 'her2_reported'}),
     "gej-biopsy-her2-0-null-table.pdf": frozenset({'her2_category'}),
-    "hypothetical-trastuzumab-comment.txt": frozenset({'her2_category', 'her2_ihc_percent', 'her2_ihc_score'}),
     "multi-page-mastectomy-fish-group3.pdf": frozenset({'her2_ish_method'}),
     "no-biomarkers-lymph-node-reactive.txt": frozenset({'site'}),
     "ocr-noise-caps-her2-3plus.txt": frozenset({'her2_ihc_clone'}),
