@@ -10,11 +10,11 @@ from typing import Iterable, Iterator
 
 import regex
 
-from .model import Assertion
+from .model import Assertion, PartFacts
 from .rules import DEFAULT_TIMEOUT, FIELD_ALIASES, Rule
 from .text import Part, Section, find_spans
 
-STRUCTURE_FILES = frozenset({"sections", "assertions", "lexicon"})
+STRUCTURE_FILES = frozenset({"sections", "assertions", "lexicon", "specimens"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,7 @@ class Matcher:
         self.section_rules = tuple(r for r in rules if r.file == "sections" and r.section != "part")
         self.part_rules = tuple(r for r in rules if r.file == "sections" and r.section == "part")
         self.trigger_rules = tuple(r for r in rules if r.file == "assertions")
+        self.specimen_rules = tuple(r for r in rules if r.file == "specimens")
         self._token_rules = tuple(r for r in self.value_rules if r.kind == "tokens")
         self._nlp = None
         self._spacy_matcher = None
@@ -121,6 +122,24 @@ class Matcher:
             Part(label, start, hits[i + 1][0] if i + 1 < len(hits) else len(text))
             for i, (start, label) in enumerate(hits)
         ]
+
+    def part_facts(self, text: str, parts: list[Part]) -> dict[str, PartFacts]:
+        """Side and largest tumour size stated under each part label (all its stretches)."""
+        sides: dict[str, str] = {}
+        sizes: dict[str, float] = {}
+        for rule in self.specimen_rules:
+            for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
+                label = next((p.label for p in parts if p.start <= m.start() < p.end), "")
+                if not label:
+                    continue
+                found = m.groupdict()
+                if found.get("side") and label not in sides:
+                    sides[label] = found["side"].lower()
+                if found.get("size"):
+                    size = float(found["size"].replace(",", "."))
+                    size *= 10 if (found.get("unit") or "").lower() == "cm" else 1
+                    sizes[label] = max(size, sizes.get(label, 0.0))
+        return {label: PartFacts(sides.get(label, ""), sizes.get(label)) for label in sides.keys() | sizes.keys()}
 
     def triggers(self, text: str) -> list[Trigger]:
         out = []

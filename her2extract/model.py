@@ -181,6 +181,14 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class PartFacts:
+    """What a report says about one specimen part: which breast, how large its tumour."""
+
+    side: str = ""  # "left", "right" or ""
+    size_mm: float | None = None  # the largest tumour dimension stated in the part
+
+
+@dataclass(frozen=True, slots=True)
 class Mention:
     """One value found in the text, typed, with its evidence and context."""
 

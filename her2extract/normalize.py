@@ -11,7 +11,7 @@ from .errors import NormalizationError
 from .match import Finding, Trigger, assertion_at, nearest_trigger
 from .model import (
     Assertion, Evidence, Her2Record, IhcScore, Intensity, IshMethod, IshResult, Mention,
-    Percent, Site, Status, plain_number,
+    PartFacts, Percent, Site, Status, plain_number,
 )
 from .text import CleanText, Part, Section
 
@@ -317,7 +317,8 @@ PREFERRED_SECTIONS = ("addendum",)  # an addendum or amended result beats the or
 
 
 def choose(
-    field: str, mentions: list[Mention], *, own_result: bool = False
+    field: str, mentions: list[Mention], *, own_result: bool = False,
+    facts: dict[str, PartFacts] | None = None,
 ) -> tuple[Mention | None, list[str]]:
     """Pick the reportable mention of one field by the DESIGN.md rules; explain abstentions.
 
@@ -331,16 +332,18 @@ def choose(
     if not current:
         history = [m for m in mentions if m.assertion is Assertion.HISTORICAL]
         if history:
-            picked, more = _settle(field, history)
+            picked, more = _settle(field, history, facts or {})
             if picked is not None:
                 warnings.append(f"history-only: {field} quoted from a prior report")
             return picked, warnings + more
         return None, warnings
-    picked, more = _settle(field, current)
+    picked, more = _settle(field, current, facts or {})
     return picked, warnings + more
 
 
-def _settle(field: str, mentions: list[Mention]) -> tuple[Mention | None, list[str]]:
+def _settle(
+    field: str, mentions: list[Mention], facts: dict[str, PartFacts]
+) -> tuple[Mention | None, list[str]]:
     results = [m for m in mentions if m.value not in _NON_RESULTS]
     if results:
         mentions = results
@@ -358,8 +361,35 @@ def _settle(field: str, mentions: list[Mention]) -> tuple[Mention | None, list[s
     exact = _exact_within_ranges(mentions)
     if exact is not None:
         return exact, []
+    largest = _largest_tumour(mentions, facts)
+    if largest:
+        if len({_key(m.value) for m in largest}) == 1:
+            return largest[0], []
+        mentions = largest
     shown = ", ".join(sorted(values))
     return None, [f"conflict: {field} has different values ({shown}); left empty"]
+
+
+def _largest_tumour(mentions: list[Mention], facts: dict[str, PartFacts]) -> list[Mention]:
+    """The mentions of the part with the largest tumour, when all parts lie in one breast.
+
+    DESIGN.md: within one breast the largest tumour's result beats a smaller focus's;
+    separate primaries (left and right) stay a conflict. Every mention must come from a
+    labelled part whose tumour size the report states.
+    """
+    parts = {m.evidence.specimen for m in mentions}
+    if len(parts) < 2 or "" in parts or not parts <= facts.keys():
+        return []
+    if len({facts[p].side for p in parts if facts[p].side}) > 1:
+        return []
+    sizes = {p: facts[p].size_mm for p in parts}
+    if any(size is None for size in sizes.values()):
+        return []
+    top = max(sizes.values())
+    winners = [p for p, size in sizes.items() if size == top]
+    if len(winners) != 1:
+        return []
+    return [m for m in mentions if m.evidence.specimen == winners[0]]
 
 
 def _exact_within_ranges(mentions: list[Mention]) -> Mention | None:
@@ -391,7 +421,10 @@ STATED_FIELDS = (
 )
 
 
-def build_record(record: Her2Record, mentions: list[Mention], warnings: list[str]) -> Her2Record:
+def build_record(
+    record: Her2Record, mentions: list[Mention], warnings: list[str],
+    facts: dict[str, PartFacts] | None = None,
+) -> Her2Record:
     """Fill a record with the reportable value of every field, and the receptor statuses."""
     by_field: dict[str, list[Mention]] = defaultdict(list)
     for m in mentions:
@@ -407,14 +440,25 @@ def build_record(record: Her2Record, mentions: list[Mention], warnings: list[str
         by_field["her2_reported"] = [m for m in by_field["her2_reported"] if m.value is not Status.EQUIVOCAL]
     own = {_marker(m.field) for m in mentions
            if m.assertion is Assertion.PRESENT and m.value not in _NON_RESULTS}
+    conflicted: set[str] = set()
     for field in STATED_FIELDS:
         if field == "site":
             continue
-        picked, more = choose(field, by_field.get(field, []), own_result=_marker(field) in own)
+        picked, more = choose(field, by_field.get(field, []), own_result=_marker(field) in own, facts=facts)
         notes.extend(more)
         if picked is not None:
             values[field] = picked.value
             evidence.append(picked.evidence)
+        elif more and field in _RESULT_KEYS and _two_specimens(by_field.get(field, [])):
+            conflicted.add(_marker(field))
+    for marker in sorted(conflicted):
+        # two tumours disagree on this test: a detail of one of them must not stand alone
+        dropped = [f for f in list(values) if _marker(f) == marker and f not in _TEST_FACTS]
+        for field in dropped:
+            del values[field]
+        evidence[:] = [e for e in evidence if e.field not in dropped]
+        if dropped:
+            notes.append(f"conflict: {marker} results disagree; its other values left empty too")
     _drop_superseded_pending(values, evidence)
     site = choose_site(by_field.get("site", []))
     if site is not None:
@@ -447,6 +491,21 @@ def _drop_superseded_pending(values: dict[str, object], evidence: list[Evidence]
         if values.get(field) in _NON_RESULTS and any(r in values for r in results):
             del values[field]
             evidence[:] = [e for e in evidence if e.field != field]
+
+
+# The fields that carry a test's result: a conflict in one of them is a conflict of the test.
+_RESULT_KEYS = frozenset({
+    "her2_ihc_score", "her2_ish_result", "her2_ish_ratio", "her2_reported",
+    "er_reported", "er_percent", "pr_reported", "pr_percent", "ki67_percent",
+})
+# Facts about how a test was done, true of every specimen it was done on.
+_TEST_FACTS = frozenset({"her2_ihc_clone", "her2_ish_method"})
+
+
+def _two_specimens(mentions: list[Mention]) -> bool:
+    """Whether a field's current mentions come from two or more labelled specimens."""
+    parts = {m.evidence.specimen for m in mentions if m.assertion is Assertion.PRESENT}
+    return len(parts - {""}) >= 2
 
 
 def _marker(field: str) -> str:

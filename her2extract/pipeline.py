@@ -34,12 +34,13 @@ def extract_document(document: Document, matcher: Matcher | None = None) -> Her2
     # a new section ends every assertion's scope
     bounds = [Trigger("section", "terminate", "both", 0, s.start, s.start) for s in sections]
     triggers = sorted(matcher.triggers(text) + bounds, key=lambda t: t.start)
-    ctx = Context(clean, sections, matcher.parts(text), triggers)
+    parts = matcher.parts(text)
+    ctx = Context(clean, sections, parts, triggers)
     mentions, warnings = to_mentions(matcher.findings(text), ctx)
     base = Her2Record(
         source=document.source, pages=len(document.pages), text_source=document.text_source,
     )
-    record = build_record(base, mentions, list(document.warnings) + warnings)
+    record = build_record(base, mentions, list(document.warnings) + warnings, matcher.part_facts(text, parts))
     meaning = interpret(record)
     return dataclasses.replace(
         record,

@@ -26,6 +26,8 @@ FIELD_ALIASES = {
     "hr_percent": ("er_percent", "pr_percent"),
     "hr_intensity": ("er_intensity", "pr_intensity"),
 }
+# Group names of structure rules: a part's label, a tumour size and its unit, a side.
+STRUCTURE_GROUPS = frozenset({"label", "size", "unit", "side"})
 ASSERTIONS = frozenset({"negated", "pending", "historical", "hypothetical", "boilerplate", "terminate", "in_situ"})
 DIRECTIONS = frozenset({"forward", "backward", "both"})
 # Closed keys (medspaCy style): a typo such as `exampels` is an error, not a silent no-op.
@@ -188,7 +190,7 @@ def _load_rule(path: Path, item: dict, macros: dict[str, str], rule_id: str) -> 
     else:
         raise PatternFileError(path, f"unknown kind {kind!r} (regex or tokens)", rule_id)
     fields = {g for g in groups if not g.startswith("_")} | set(value)
-    bad = {f for f in fields if f not in VALUE_FIELDS and f not in FIELD_ALIASES and f != "label"}
+    bad = {f for f in fields if f not in VALUE_FIELDS and f not in FIELD_ALIASES and f not in STRUCTURE_GROUPS}
     if bad:
         raise PatternFileError(path, f"unknown field(s): {', '.join(sorted(bad))}", rule_id)
     assertion = item.get("assertion", "")

@@ -249,3 +249,25 @@ def test_a_quote_does_not_fill_the_gaps_of_a_marker_the_report_tested_itself():
     assert record.her2_ihc_score == "1+"
     assert record.her2_ish_result is None and record.her2_ish_ratio is None and record.her2_ish_method is None
     assert not any(w.startswith("history-only") for w in record.warnings)
+
+
+def _two_parts(side_a: str, side_b: str) -> str:
+    return (
+        f"DIAGNOSIS:\nPart 1: {side_a} breast, core biopsy: invasive ductal carcinoma, 0.6 cm.\n"
+        "  ER positive (80%), strong. HER2 (4B5): 1+ (negative).\n"
+        f"Part 2: {side_b} breast, lumpectomy: invasive ductal carcinoma, 2.1 cm.\n"
+        "  ER positive (95%), strong. HER2 (4B5): 2+ (equivocal).\n"
+    )
+
+
+def test_largest_tumour_in_one_breast_gives_the_reportable_values():
+    record = extract_text(_two_parts("Left", "Left"))
+    assert str(record.er_percent) == "95"
+    assert record.her2_ihc_score == "2+"
+
+
+def test_left_and_right_primaries_that_disagree_stay_empty_with_a_warning():
+    record = extract_text(_two_parts("Left", "Right"))
+    assert record.er_percent is None and record.her2_ihc_score is None
+    assert record.er_intensity is None  # a detail of one tumour must not stand alone
+    assert any(w.startswith("conflict: her2") for w in record.warnings)
