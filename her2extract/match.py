@@ -41,6 +41,7 @@ class Trigger:
     window: int
     start: int
     end: int
+    stops: tuple[str, ...] = ()  # a terminator: the cue kinds it ends (all when empty)
 
 
 class Matcher:
@@ -145,7 +146,8 @@ class Matcher:
         out = []
         for rule in self.trigger_rules:
             for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
-                out.append(Trigger(rule.id, rule.assertion, rule.direction, rule.window, m.start(), m.end()))
+                out.append(Trigger(rule.id, rule.assertion, rule.direction, rule.window,
+                                   m.start(), m.end(), rule.stops))
         out.sort(key=lambda t: t.start)
         return out
 
@@ -212,7 +214,8 @@ def nearest_trigger(
             continue
         if gap > trig.window or (best is not None and gap >= best[0]):
             continue
-        if any(lo <= t.start and t.end <= hi for t in terminators):
+        if any(lo <= t.start and t.end <= hi and (not t.stops or trig.assertion in t.stops)
+               for t in terminators):
             continue
         best = (gap, trig)
     return best[1] if best else None

@@ -284,8 +284,8 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
         if section in NON_RESULT_SECTIONS:
             continue
         assertion, _ = assertion_at(f.match_start, f.match_end, ctx.triggers)
-        if assertion is Assertion.PRESENT and _quoted_inside(f, ctx.triggers):
-            assertion = Assertion.HISTORICAL
+        if assertion is Assertion.PRESENT:
+            assertion = _cue_inside(f, ctx.triggers)
         if assertion is Assertion.PENDING and value is Status.PENDING:
             assertion = Assertion.PRESENT  # "HER2 is pending; the result will follow" says it twice
         if assertion is Assertion.PRESENT and section in HISTORY_SECTIONS:
@@ -301,11 +301,18 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
     return mentions, warnings
 
 
-def _quoted_inside(f: Finding, triggers: list[Trigger]) -> bool:
-    """A history cue between a label and its value ("HER2 ... the outside interpretation (2+)")."""
-    return any(
-        t.assertion == "historical" and f.match_start <= t.start and t.end <= f.start for t in triggers
-    )
+_INSIDE_KINDS = {"historical": Assertion.HISTORICAL, "hypothetical": Assertion.HYPOTHETICAL,
+                 "boilerplate": Assertion.HYPOTHETICAL}
+
+
+def _cue_inside(f: Finding, triggers: list[Trigger]) -> Assertion:
+    """A cue between a label and its value: "HER2 ... the outside interpretation (2+)",
+    "HER2 IHC is scored using a 10% cut-off; IHC 3+ or ..." (the nearest one counts)."""
+    inside = [t for t in triggers if t.assertion in _INSIDE_KINDS
+              and f.match_start <= t.start and t.end <= f.start]
+    if not inside:
+        return Assertion.PRESENT
+    return _INSIDE_KINDS[max(inside, key=lambda t: t.end).assertion]
 
 
 # --- choosing the reportable value ---------------------------------------------------------

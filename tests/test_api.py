@@ -271,3 +271,22 @@ def test_left_and_right_primaries_that_disagree_stay_empty_with_a_warning():
     assert record.er_percent is None and record.her2_ihc_score is None
     assert record.er_intensity is None  # a detail of one tumour must not stand alone
     assert any(w.startswith("conflict: her2") for w in record.warnings)
+
+
+def test_a_definition_after_a_semicolon_is_still_a_definition():
+    record = extract_text(
+        "HER2 IHC (4B5): score 1+ (negative).\n\n"
+        "COMMENT: For gastric resection specimens, HER2 IHC is scored using a 10% tumour cell "
+        "cut-off; IHC 3+ or IHC 2+ with ISH amplification is considered positive.\n"
+    )
+    assert record.her2_ihc_score == "1+"
+
+
+def test_a_wrapped_line_between_her2_and_its_call_is_read():
+    record = extract_text("Nottingham grade 3. ER positive (90%), PR negative (0%), HER2\nnegative (score 1+).\n")
+    assert record.her2_ihc_score == "1+" and record.her2_reported == "negative"
+
+
+def test_a_positive_margin_is_not_a_her2_call():
+    record = extract_text("HER2 1+.\nThe prior excision had a focally positive anterior margin.\n")
+    assert record.her2_reported is None

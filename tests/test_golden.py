@@ -23,10 +23,8 @@ from her2extract.text import clean_string, clean_text
 KNOWN_GAPS: dict[str, frozenset[str]] = {
     "er-low-positive-cap-comment-table.pdf": frozenset({'her2_ihc_percent'}),
     "erbb2-sp3-ultralow-allred.pdf": frozenset({'her2_category', 'her2_ihc_percent', 'her2_ihc_score'}),
-    "free-text-er-low-positive.txt": frozenset({'her2_category', 'her2_ihc_score', 'her2_reported', 'her2_status', 'subtype'}),
     "gastrectomy-her2-2plus-ish-not-amplified.pdf": frozenset({'her2_ihc_percent'}),
     "gastric-ocr-scan-sish-amplified.pdf": frozenset({'her2_ish_cep17_copies'}),
-    "gej-biopsy-her2-0-null-table.pdf": frozenset({'her2_category'}),
     "multi-page-mastectomy-fish-group3.pdf": frozenset({'her2_ish_method'}),
     "no-biomarkers-lymph-node-reactive.txt": frozenset({'site'}),
     "ocr-noise-caps-her2-3plus.txt": frozenset({'her2_ihc_clone'}),
