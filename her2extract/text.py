@@ -28,8 +28,8 @@ _REPAIRS: tuple[tuple[regex.Pattern, str], ...] = (
     # a score with its plus sign split off: "2 +" -> "2+" (not "5 + 3", an Allred sum)
     (regex.compile(r"(?<=(?<![\d.,])[0-3])[ ]+(?=\+(?![ ]*\d))"), ""),
     # OCR's zero for the letter O inside a word: "P0SITIVE", "immun0histochemistry", "rati0"
-    (regex.compile(r"(?<=[A-Z])0(?=[A-Z])|(?<=[A-Z]{3})0(?![\w.,%])"), "O"),
-    (regex.compile(r"(?<=[a-z])0(?=[a-z])|(?<=[a-z]{3})0(?![\w.,%])"), "o"),
+    (regex.compile(r"(?<=[A-Z])0(?=[A-Z])|(?<=[A-Z]{3})0(?![\w.,%])|(?<![\w.,])0(?=[A-Z]{1,}\b)"), "O"),
+    (regex.compile(r"(?<=[a-z])0(?=[a-z])|(?<=[a-z]{3})0(?![\w.,%])|(?<![\w.,])0(?=[a-z]{2,})"), "o"),
     # runs of spaces, and spaces at line ends
     (regex.compile(r"[ ]{2,}"), " "),
     (regex.compile(r"[ ]+(?=\n)|(?<=\n)[ ]+"), ""),

@@ -25,13 +25,7 @@ KNOWN_GAPS: dict[str, frozenset[str]] = {
     "erbb2-sp3-ultralow-allred.pdf": frozenset({'her2_category', 'her2_ihc_percent', 'her2_ihc_score'}),
     "gastrectomy-her2-2plus-ish-not-amplified.pdf": frozenset({'her2_ihc_percent'}),
     "gastric-ocr-scan-sish-amplified.pdf": frozenset({'her2_ish_cep17_copies'}),
-    "multi-page-mastectomy-fish-group3.pdf": frozenset({'her2_ish_method'}),
     "no-biomarkers-lymph-node-reactive.txt": frozenset({'site'}),
-    "ocr-noise-caps-her2-3plus.txt": frozenset({'her2_ihc_clone'}),
-    "ocr-noise-oesophagus-her2-2plus-fish-amplified.txt": frozenset({'her2_ish_cep17_copies', 'her2_ish_result', 'site'}),
-    "old-2007-her2-weakly-positive-fish-equivocal.txt": frozenset({'her2_ish_result'}),
-    "pending-all-markers-ordered.pdf": frozenset({'er_status', 'her2_reported', 'her2_status', 'pr_status'}),
-    "two-specimens-core-and-excision.txt": frozenset({'her2_ish_cells', 'her2_ish_cep17_copies', 'her2_ish_result'}),
 }
 
 

@@ -186,3 +186,10 @@ def test_sections_ignore_words_inside_sentences(matcher):
 )
 def test_clean_string_repairs_ocr_zero_for_letter_o(raw, cleaned):
     assert clean_string(raw).text == cleaned
+
+
+@pytest.mark.parametrize("raw, cleaned", [("Summary: 0esophagus, distal", "Summary: oesophagus, distal"),
+                                          ("100% 0F TUMOR CELLS", "100% OF TUMOR CELLS"),
+                                          ("ypT0 N0", "ypT0 N0")])
+def test_clean_string_repairs_ocr_zero_at_a_word_start(raw, cleaned):
+    assert clean_string(raw).text == cleaned
