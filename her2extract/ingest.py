@@ -146,7 +146,11 @@ def _has_ruled_table(page) -> bool:
 
 
 def _plumber_text(data: bytes, index: int) -> str:
-    """Rebuild one page's lines with pdfplumber so table rows stay on one line."""
+    """Rebuild one page with pdfplumber: ruled tables row by row, the text around them in order.
+
+    PDFium emits table cells in drawing order, and a value cell that wraps onto two lines
+    gets interleaved with the next row's label. pdfplumber's tables keep each cell whole.
+    """
     import io
 
     import pdfplumber
@@ -154,7 +158,28 @@ def _plumber_text(data: bytes, index: int) -> str:
     try:
         with pdfplumber.open(io.BytesIO(data), pages=[index + 1]) as pdf:
             page = pdf.pages[0]
-            return page.extract_text(x_tolerance=2, y_tolerance=3) or ""
+            tables = sorted(page.find_tables(), key=lambda t: t.bbox[1])
+            parts: list[str] = []
+            top = 0.0
+            for table in tables:
+                x0, t_top, x1, t_bottom = table.bbox
+                if t_top > top:
+                    parts.append(_crop_text(page, top, t_top))
+                parts.extend(_row_text(row) for row in table.extract() if any(row))
+                top = max(top, t_bottom)
+            if top < page.height:
+                parts.append(_crop_text(page, top, page.height))
+            return "\n".join(p for p in parts if p.strip())
     except Exception as exc:  # pdfplumber raises many kinds; PDFium already read the page
         log.warning("page %d: layout rebuild failed (%s); using PDFium text", index + 1, type(exc).__name__)
         return ""
+
+
+def _crop_text(page, top: float, bottom: float) -> str:
+    region = page.crop((0, max(0.0, top), page.width, min(page.height, bottom)), strict=False)
+    return region.extract_text(x_tolerance=2, y_tolerance=3) or ""
+
+
+def _row_text(row: list[str | None]) -> str:
+    """One table row on one line; a cell's own line breaks become spaces."""
+    return "  ".join(" ".join((cell or "").split()) for cell in row if cell and cell.strip())

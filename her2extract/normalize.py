@@ -281,7 +281,7 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
                 warnings.append(f"implausible: {f.field}: {exc}")
             continue
         section = ctx.section_at(f.match_start)
-        if section in NON_RESULT_SECTIONS:
+        if section in NON_RESULT_SECTIONS and f.field != "site":  # a gross description names the organ too
             continue
         assertion, _ = assertion_at(f.match_start, f.match_end, ctx.triggers)
         if assertion is Assertion.PRESENT:
