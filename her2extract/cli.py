@@ -83,7 +83,7 @@ def render_summary(record) -> str:
         if not value or value == "unknown":
             continue
         ev = evidence.get(name) or evidence.get(name.replace("_status", "_reported"))
-        where = f'   page {ev.page}: "{_snippet(ev.text)}"' if ev else "   (derived)"
+        where = f'   page {ev.page}: "{_snippet(ev.context or ev.text)}"' if ev else "   (derived)"
         lines.append(f"  {label:<18} {value:<16}{where}")
     if len(lines) == 2:
         lines.append("  No HER2, ER, PR or Ki-67 result found.")
@@ -92,7 +92,7 @@ def render_summary(record) -> str:
     return "\n".join(lines)
 
 
-def _snippet(text: str, limit: int = 60) -> str:
+def _snippet(text: str, limit: int = 110) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

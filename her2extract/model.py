@@ -154,8 +154,8 @@ class Document:
     @property
     def text_source(self) -> TextSource:
         kinds = {p.source for p in self.pages if p.source is not TextSource.NONE}
-        if not kinds:
-            return TextSource.NONE
+        if not kinds:  # a PDF without a text layer (and OCR not run): still a PDF, with a warning
+            return TextSource.PDF
         return kinds.pop() if len(kinds) == 1 else TextSource.MIXED
 
 
@@ -178,6 +178,7 @@ class Evidence:
     section: str = ""
     specimen: str = ""
     assertion: Assertion = Assertion.PRESENT
+    context: str = ""  # the statement the value sits in (the rule's whole match, shortened)
 
 
 @dataclass(frozen=True, slots=True)

@@ -296,9 +296,19 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
             field=f.field, rule_id=f.rule_id, text=text[f.start:f.end], start=f.start, end=f.end,
             page=page, page_start=p_start, page_end=p_end, section=section,
             specimen=ctx.part_at(f.match_start), assertion=assertion,
+            context=_context(text, f),
         )
         mentions.append(Mention(f.field, value, evidence, in_situ, f.rank))
     return mentions, warnings
+
+
+def _context(text: str, f: Finding, limit: int = 100) -> str:
+    """The statement a value came from, on one line, cut around the value when long."""
+    start, end = f.match_start, f.match_end
+    if end - start > limit:
+        start = max(start, f.start - (limit - (f.end - f.start)) // 2)
+        end = min(end, start + limit)
+    return " ".join(text[start:end].split())
 
 
 _INSIDE_KINDS = {"historical": Assertion.HISTORICAL, "hypothetical": Assertion.HYPOTHETICAL,
