@@ -306,8 +306,11 @@ def _context(text: str, f: Finding, limit: int = 100) -> str:
     """The statement a value came from, on one line, cut around the value when long."""
     start, end = f.match_start, f.match_end
     if end - start > limit:
-        start = max(start, f.start - (limit - (f.end - f.start)) // 2)
-        end = min(end, start + limit)
+        cut = max(start, f.start - (limit - (f.end - f.start)) // 2)
+        if cut > start:  # begin at a word
+            space = text.find(" ", cut, f.start)
+            cut = space + 1 if space >= 0 else cut
+        start, end = cut, min(end, cut + limit)
     return " ".join(text[start:end].split())
 
 
