@@ -110,7 +110,7 @@ class Matcher:
         return out
 
     def sections(self, text: str) -> list[Section]:
-        return find_spans(text, ((r.section, r.pattern, r.window) for r in self.section_rules))
+        return find_spans(text, ((r.section, r.pattern, r.window, r.paragraph) for r in self.section_rules))
 
     def parts(self, text: str) -> list[Part]:
         hits = []

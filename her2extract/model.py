@@ -121,6 +121,14 @@ class Percent:
             return self.high
         return 100.0 if self.bound.startswith(">") else self.low
 
+    def within(self, other: "Percent") -> bool:
+        """Whether every value this statement allows is allowed by `other` ("91-100" within ">10")."""
+        if self.high is not None:
+            return other.allows(self.low) and other.allows(self.high)
+        if not self.bound:
+            return other.allows(self.low)
+        return self == other
+
     def allows(self, value: float) -> bool:
         """Whether the statement admits `value` (">95" does not admit 95)."""
         if self.high is not None:

@@ -175,6 +175,8 @@ def normalize_ish_result(raw: str) -> IshResult:
 
 def normalize_method(raw: str) -> IshMethod:
     text = raw.lower().replace(" ", "").replace("-", "")
+    if "dualprobe" in text:  # a dual-probe assay of any kind (FISH included): say no more than ISH
+        text = text.replace("dualprobe", "")
     for key, method in (("fish", IshMethod.FISH), ("fluorescen", IshMethod.FISH), ("cish", IshMethod.CISH),
                         ("chromogen", IshMethod.CISH), ("sish", IshMethod.SISH), ("silver", IshMethod.SISH),
                         ("dish", IshMethod.DISH), ("dual", IshMethod.DISH), ("brightfield", IshMethod.DISH),
@@ -413,17 +415,14 @@ def _largest_tumour(mentions: list[Mention], facts: dict[str, PartFacts]) -> lis
 
 
 def _exact_within_ranges(mentions: list[Mention]) -> Mention | None:
-    """One exact percent that every stated range or bound allows: "5 %" beside "(1-10 %)"."""
+    """The one most precise percent that every other statement allows: "5 %" beside
+    "(1-10 %)", "91-100 %" beside "(greater than 10 %)"."""
     if not all(isinstance(m.value, Percent) for m in mentions):
         return None
-    exact = {str(m.value) for m in mentions if m.value.high is None and not m.value.bound}
-    if len(exact) != 1:
+    inner = {str(m.value) for m in mentions if all(m.value.within(o.value) for o in mentions)}
+    if len(inner) != 1:
         return None
-    pick = next(m for m in mentions if str(m.value) in exact)
-    value = pick.value.low
-    if all(m.value.allows(value) for m in mentions):
-        return pick
-    return None
+    return next(m for m in mentions if str(m.value) in inner)
 
 
 def _key(value: object) -> str:

@@ -33,7 +33,7 @@ DIRECTIONS = frozenset({"forward", "backward", "both"})
 # Closed keys (medspaCy style): a typo such as `exampels` is an error, not a silent no-op.
 _RULE_KEYS = frozenset({
     "id", "kind", "pattern", "examples", "counter_examples", "value", "section",
-    "assertion", "direction", "window", "value_pattern", "note", "region", "within", "rank", "stops",
+    "assertion", "direction", "window", "value_pattern", "note", "region", "within", "rank", "stops", "paragraph",
 })
 _FILE_KEYS = frozenset({"field", "description", "rules", "macros"})
 _MACRO = regex.compile(r"\{\{(\w+)\}\}")
@@ -64,6 +64,7 @@ class Rule:
     region: str = ""  # a region (e.g. a marker table) this rule's match opens, for `window` characters
     within: str = ""  # a value rule that counts only inside a region of this kind
     stops: tuple[str, ...] = ()  # a terminator: the cue kinds it ends (all when empty)
+    paragraph: bool = False  # sections: the section also ends at a blank line
     rank: int = 0  # among competing values, those of the highest-ranked rules are kept ("Final HER2 status:")
     assertion: str = ""  # assertions.toml: what a trigger asserts
     direction: str = "both"
@@ -210,10 +211,17 @@ def _load_rule(path: Path, item: dict, macros: dict[str, str], rule_id: str) -> 
         examples=examples, counter_examples=counters, value=tuple(sorted(value.items())),
         section=item.get("section", ""), region=_name(item, "region", path, rule_id),
         within=_name(item, "within", path, rule_id), rank=_rank(item, path, rule_id),
-        stops=_stops(item, path, rule_id),
+        stops=_stops(item, path, rule_id), paragraph=_flag(item, "paragraph", path, rule_id),
         assertion=assertion, direction=direction,
         window=window, value_pattern=value_pattern,
     )
+
+
+def _flag(item: dict, key: str, path: Path, rule_id: str) -> bool:
+    value = item.get(key, False)
+    if not isinstance(value, bool):
+        raise PatternFileError(path, f"`{key}` must be true or false", rule_id)
+    return value
 
 
 def _stops(item: dict, path: Path, rule_id: str) -> tuple[str, ...]:

@@ -149,27 +149,34 @@ def clean_string(original: str, page_starts: tuple[int, ...] = (0,)) -> CleanTex
     return CleanText(mapped.text, original, tuple(mapped.index), page_starts)
 
 
-def find_spans(text: str, heads: Iterable[tuple[str, regex.Pattern, int]]) -> list[Section]:
+def find_spans(text: str, heads: Iterable[tuple[str, regex.Pattern, int, bool]]) -> list[Section]:
     """Cut text into sections at every heading match.
 
-    `heads` gives (kind, pattern, longest) per heading rule: a section runs to the next
-    heading, or for at most `longest` characters when that is not 0 (OCR text has no
-    blank lines to end a method note).
+    `heads` gives (kind, pattern, longest, paragraph) per heading rule: a section runs to
+    the next heading, or for at most `longest` characters when that is not 0 (OCR text has
+    no blank lines to end a method note), or to the first blank line when `paragraph`.
     """
-    hits: list[tuple[int, int, str, str, int]] = []
-    for kind, pattern, longest in heads:
+    hits: list[tuple[int, int, str, str, int, bool]] = []
+    for kind, pattern, longest, paragraph in heads:
         for m in pattern.finditer(text):
-            hits.append((m.start(), -m.end(), kind, m.group(0), longest))
+            hits.append((m.start(), -m.end(), kind, m.group(0), longest, paragraph))
     hits.sort()
-    starts: list[tuple[int, str, str, int]] = []
-    for start, _, kind, heading, longest in hits:
+    starts: list[tuple[int, int, str, str, int, bool]] = []
+    for start, neg_end, kind, heading, longest, paragraph in hits:
         if starts and starts[-1][0] == start:
             continue  # the longest heading at one position wins
-        starts.append((start, kind, heading.strip(), longest))
+        starts.append((start, -neg_end, kind, heading.strip(), longest, paragraph))
     sections = []
-    for i, (start, kind, heading, longest) in enumerate(starts):
+    for i, (start, head_end, kind, heading, longest, paragraph) in enumerate(starts):
         end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
         if longest:
             end = min(end, start + longest)
+        if paragraph:
+            body = head_end + len(text[head_end:end]) - len(text[head_end:end].lstrip())
+            blank = _BLANK_LINE.search(text, body, end)
+            end = blank.start() if blank else end
         sections.append(Section(kind, start, end, heading))
     return sections
+
+
+_BLANK_LINE = regex.compile(r"\n[ ]*\n")

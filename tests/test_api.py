@@ -290,3 +290,24 @@ def test_a_wrapped_line_between_her2_and_its_call_is_read():
 def test_a_positive_margin_is_not_a_her2_call():
     record = extract_text("HER2 1+.\nThe prior excision had a focally positive anterior margin.\n")
     assert record.her2_reported is None
+
+
+def test_a_cap_category_in_brackets_gives_way_to_the_stated_percent():
+    record = extract_text(
+        "Estrogen Receptor (ER) Status: Positive (greater than 10% of cells\n"
+        "  demonstrate nuclear positivity)\n"
+        "Percentage of Cells With Nuclear Positivity: 91-100%\n"
+    )
+    assert str(record.er_percent) == "91-100"
+
+
+def test_a_guideline_condition_is_no_ish_result():
+    record = extract_text("HER2 IHC: 1+ (negative).\n\nNote: HER2 ISH: amplified if HER2/CEP17 ratio >=2.0.\n")
+    assert record.her2_ish_result is None
+    assert record.her2_status == "negative"
+
+
+def test_history_ends_with_its_paragraph():
+    record = extract_text("CLINICAL HISTORY: core biopsy ER 90%.\n\nCurrent: ER positive (70%).\n")
+    assert str(record.er_percent) == "70"
+    assert not any(w.startswith("history-only") for w in record.warnings)
