@@ -12,7 +12,7 @@ import regex
 
 from .model import Assertion, PartFacts
 from .rules import DEFAULT_TIMEOUT, FIELD_ALIASES, Rule
-from .text import Part, Section, find_spans
+from .text import Part, Section, clean_string, find_spans
 
 STRUCTURE_FILES = frozenset({"sections", "assertions", "lexicon", "specimens"})
 
@@ -183,7 +183,8 @@ def _match_findings(rule: Rule, m: regex.Match, span: tuple[int, int] | None = N
 
 
 def rule_matches(rule: Rule, text: str, matcher: Matcher | None = None) -> bool:
-    """Whether a rule fires on `text` (for value rules: yields a finding)."""
+    """Whether a rule fires on `text`, cleaned as a report is (for value rules: yields a finding)."""
+    text = clean_string(text).text
     if rule.file in STRUCTURE_FILES or rule.region:
         return rule.pattern.search(text, timeout=DEFAULT_TIMEOUT) is not None
     if rule.within:  # tested on its own, a region-bound rule is read as if its region were open
