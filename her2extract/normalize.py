@@ -49,7 +49,7 @@ def _float(text: str) -> float:
 
 def normalize_percent(raw: str) -> Percent:
     """Parse a percent of cells: "90%", "1-10 %", "<1%", "over 75", "approximately 50"."""
-    text = raw.strip().rstrip(".").strip()
+    text = re.sub(r"(?i)\s*per\s?cent\b", "%", raw.strip().rstrip(".").strip())
     bound = ""
     for pattern, symbol in _BOUND_WORDS:
         m = pattern.match(text)
