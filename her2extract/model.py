@@ -206,6 +206,8 @@ class Mention:
     evidence: Evidence
     in_situ: bool = False  # the sentence speaks of in-situ disease only
     rank: int = 0  # the rule's rank: a "Final HER2 status:" line outranks the parts
+    addendum: int = 0  # 1, 2, ... for the n-th addendum the mention sits in; 0 for the original
+    amended: bool = False  # that addendum says it amends or corrects the report
 
     @property
     def assertion(self) -> Assertion:

@@ -256,6 +256,24 @@ class Context:
                 kind = s.kind
         return kind
 
+    def addendum_at(self, offset: int) -> tuple[int, bool]:
+        """Which addendum (1, 2, ...) holds `offset` (0: the original report), and whether
+        its heading says it amends or corrects.
+
+        An addendum holds its own sub-headings ("Interpretation:", "Comment:") and ends at
+        the next top-level heading (diagnosis, history, gross, ...) or the next addendum.
+        """
+        number, current, amended = 0, 0, False
+        for s in self.sections:
+            if s.start > offset:
+                break
+            if s.kind == "addendum":
+                number += 1
+                current, amended = number, bool(_AMENDING.search(s.heading))
+            elif s.kind in TOP_LEVEL_SECTIONS:
+                current, amended = 0, False
+        return current, amended
+
     def part_at(self, offset: int) -> str:
         label = ""
         for p in self.parts:
@@ -264,7 +282,10 @@ class Context:
         return label
 
 
+_AMENDING = re.compile(r"(?i)amend|correct|revis")
 IN_SITU_KINDS = frozenset({"in_situ"})
+# Headings that end an addendum: what follows belongs to the original report again.
+TOP_LEVEL_SECTIONS = frozenset({"diagnosis", "history", "gross", "microscopic", "intraoperative"})
 HISTORY_SECTIONS = frozenset({"history"})
 # Sections whose text never reports this patient's result (method notes, gross, disclaimers).
 NON_RESULT_SECTIONS = frozenset({"gross", "method", "criteria"})
@@ -300,7 +321,8 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
             specimen=ctx.part_at(f.match_start), assertion=assertion,
             context=_context(text, f),
         )
-        mentions.append(Mention(f.field, value, evidence, in_situ, f.rank))
+        addendum, amended = ctx.addendum_at(f.match_start)
+        mentions.append(Mention(f.field, value, evidence, in_situ, f.rank, addendum, amended))
     return mentions, warnings
 
 
@@ -335,7 +357,6 @@ def _cue_inside(f: Finding, triggers: list[Trigger]) -> Assertion:
 # Fields whose value says "this test was done and gave ...": a pending/not performed call
 # is only reported when no real result exists.
 _NON_RESULTS = (Status.PENDING, Status.NOT_PERFORMED)
-PREFERRED_SECTIONS = ("addendum",)  # an addendum or amended result beats the original
 
 
 def choose(
@@ -372,9 +393,11 @@ def _settle(
     invasive = [m for m in mentions if not m.in_situ]
     if invasive:
         mentions = invasive
-    preferred = [m for m in mentions if m.evidence.section in PREFERRED_SECTIONS]
-    if preferred:
-        mentions = preferred
+    if any(m.addendum for m in mentions):  # an addendum beats the original
+        mentions = [m for m in mentions if m.addendum]
+        latest = max(m.addendum for m in mentions)
+        if any(m.amended for m in mentions if m.addendum == latest):  # an amendment beats earlier addenda
+            mentions = [m for m in mentions if m.addendum == latest]
     top = max(m.rank for m in mentions)
     mentions = [m for m in mentions if m.rank == top]
     values = {_key(m.value) for m in mentions}

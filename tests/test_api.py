@@ -311,3 +311,15 @@ def test_history_ends_with_its_paragraph():
     record = extract_text("CLINICAL HISTORY: core biopsy ER 90%.\n\nCurrent: ER positive (70%).\n")
     assert str(record.er_percent) == "70"
     assert not any(w.startswith("history-only") for w in record.warnings)
+
+
+def test_an_amending_addendum_replaces_the_first_and_keeps_its_subheadings():
+    record = extract_text(
+        "DIAGNOSIS: Invasive ductal carcinoma. HER2 IHC 2+ (equivocal); FISH to follow.\n\n"
+        "ADDENDUM 1:\nHER2 FISH: HER2/CEP17 ratio 1.9. RESULT: NOT AMPLIFIED. Final HER2: NEGATIVE.\n\n"
+        "ADDENDUM 2 (amended):\nRecount: HER2/CEP17 ratio 2.9.\n"
+        "Interpretation: HER2 AMPLIFIED. Corrected final HER2 status: POSITIVE.\n"
+    )
+    assert record.her2_ish_ratio == 2.9
+    assert record.her2_ish_result == "amplified"
+    assert record.her2_status == "positive"

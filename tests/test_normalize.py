@@ -294,10 +294,11 @@ def test_receptor_status(name, stated, pct, low, expected, note):
 # --- choosing the reportable value ---------------------------------------------------------
 
 def _mention(value, *, field="er_reported", assertion=Assertion.PRESENT, section="diagnosis",
-             in_situ=False, start=0):
+             in_situ=False, start=0, addendum=None, amended=False):
     ev = Evidence(field=field, rule_id="test.rule", text=str(value), start=start, end=start + 5,
                   page=1, page_start=start, page_end=start + 5, section=section, assertion=assertion)
-    return Mention(field, value, ev, in_situ)
+    number = addendum if addendum is not None else int(section == "addendum")
+    return Mention(field, value, ev, in_situ, addendum=number, amended=amended)
 
 
 def test_choose_addendum_beats_original():
@@ -307,6 +308,18 @@ def test_choose_addendum_beats_original():
         picked, warnings = choose("er_reported", order)
         assert picked is addendum
         assert not any(w.startswith("conflict") for w in warnings)
+
+
+def test_choose_amending_addendum_beats_earlier_one_but_a_plain_one_does_not():
+    first = _mention(Status.NEGATIVE, section="addendum", start=100, addendum=1)
+    amended = _mention(Status.POSITIVE, section="comment", start=300, addendum=2, amended=True)
+    for order in ([first, amended], [amended, first]):
+        picked, warnings = choose("er_reported", order)
+        assert picked is amended
+        assert not any(w.startswith("conflict") for w in warnings)
+    plain = _mention(Status.POSITIVE, section="addendum", start=300, addendum=2)  # e.g. another block
+    picked, warnings = choose("er_reported", [first, plain])
+    assert picked is None and any(w.startswith("conflict") for w in warnings)
 
 
 def test_choose_invasive_beats_in_situ():
