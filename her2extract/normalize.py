@@ -260,17 +260,17 @@ class Context:
         """Which addendum (1, 2, ...) holds `offset` (0: the original report), and whether
         its heading says it amends or corrects.
 
-        An addendum holds its own sub-headings ("Interpretation:", "Comment:") and ends at
-        the next top-level heading (diagnosis, history, gross, ...) or the next addendum.
+        An addendum holds its title ("ADDENDUM: SYNOPTIC REPORT - HER-2 RESULTS") and its
+        notes ("Interpretation:", "Comment:", method and criteria); any other heading ends it.
         """
-        number, current, amended = 0, 0, False
+        number, current, amended, opened = 0, 0, False, -1
         for s in self.sections:
             if s.start > offset:
                 break
             if s.kind == "addendum":
                 number += 1
-                current, amended = number, bool(_AMENDING.search(s.heading))
-            elif s.kind in TOP_LEVEL_SECTIONS:
+                current, amended, opened = number, bool(_AMENDING.search(s.heading)), s.start
+            elif s.kind not in ADDENDUM_NOTES and s.start - opened > ADDENDUM_TITLE:
                 current, amended = 0, False
         return current, amended
 
@@ -284,8 +284,10 @@ class Context:
 
 _AMENDING = re.compile(r"(?i)amend|correct|revis")
 IN_SITU_KINDS = frozenset({"in_situ"})
-# Headings that end an addendum: what follows belongs to the original report again.
-TOP_LEVEL_SECTIONS = frozenset({"diagnosis", "history", "gross", "microscopic", "intraoperative"})
+# Headings an addendum keeps as its own; any other heading ends it (after its title, which
+# may follow within this many characters).
+ADDENDUM_NOTES = frozenset({"comment", "method", "criteria"})
+ADDENDUM_TITLE = 50
 HISTORY_SECTIONS = frozenset({"history"})
 # Sections whose text never reports this patient's result (method notes, gross, disclaimers).
 NON_RESULT_SECTIONS = frozenset({"gross", "method", "criteria"})
