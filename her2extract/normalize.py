@@ -495,6 +495,10 @@ def build_record(
             evidence.append(picked.evidence)
         elif more and field in _RESULT_KEYS and _two_specimens(by_field.get(field, [])):
             conflicted.add(_marker(field))
+    for field in _only_from_smaller_tumours(by_field, values, facts or {}):
+        del values[field]
+        evidence[:] = [e for e in evidence if e.field != field]
+        notes.append(f"smaller-tumour: {field} is stated only for a smaller tumour; left empty")
     for marker in sorted(conflicted):
         # two tumours disagree on this test: a detail of one of them must not stand alone
         dropped = [f for f in list(values) if _marker(f) == marker and f not in _TEST_FACTS]
@@ -544,6 +548,33 @@ _RESULT_KEYS = frozenset({
 })
 # Facts about how a test was done, true of every specimen it was done on.
 _TEST_FACTS = frozenset({"her2_ihc_clone", "her2_ish_method"})
+
+
+def _only_from_smaller_tumours(
+    by_field: dict[str, list[Mention]], values: dict[str, object], facts: dict[str, PartFacts]
+) -> list[str]:
+    """Fields whose every current mention comes from a part smaller than the largest tumour.
+
+    DESIGN.md: within one breast the largest tumour's result is reportable; a test done only
+    on a smaller focus (its FISH, say) must not be reported as if it were the largest's.
+    """
+    sized = {p: f.size_mm for p, f in facts.items() if f.size_mm is not None}
+    if len(sized) < 2 or len({f.side for f in facts.values() if f.side}) > 1:
+        return []
+    top = max(sized.values())
+    largest = [p for p, size in sized.items() if size == top]
+    if len(largest) != 1:
+        return []
+    tested = {m.evidence.specimen for ms in by_field.values() for m in ms
+              if m.assertion is Assertion.PRESENT and m.field != "site"}
+    if largest[0] not in tested:  # the largest part has no result at all: not a tumour we can prefer
+        return []
+    out = []
+    for field in values:
+        parts = {m.evidence.specimen for m in by_field.get(field, []) if m.assertion is Assertion.PRESENT}
+        if parts and "" not in parts and parts <= sized.keys() and largest[0] not in parts:
+            out.append(field)
+    return out
 
 
 def _two_specimens(mentions: list[Mention]) -> bool:

@@ -323,3 +323,24 @@ def test_an_amending_addendum_replaces_the_first_and_keeps_its_subheadings():
     assert record.her2_ish_ratio == 2.9
     assert record.her2_ish_result == "amplified"
     assert record.her2_status == "positive"
+
+
+def test_a_test_done_only_on_a_smaller_focus_is_not_reported():
+    record = extract_text(
+        "Tumour A (upper inner quadrant, 9 mm): invasive lobular carcinoma.\n"
+        "  ER positive 80%, HER2 IHC 2+; FISH HER2/CEP17 ratio 1.4, not amplified.\n"
+        "Tumour B (lower outer quadrant, 28 mm): invasive carcinoma NST.\n"
+        "  ER positive 95%, HER2 IHC 1+ (negative).\n"
+    )
+    assert str(record.er_percent) == "95" and record.her2_ihc_score == "1+"
+    assert record.her2_ish_ratio is None and record.her2_ish_result is None
+    assert any(w.startswith("smaller-tumour: her2_ish_ratio") for w in record.warnings)
+
+
+def test_a_biopsy_named_with_its_accession_number_is_another_case():
+    record = extract_text(
+        "Core biopsy (LS24-2201, this laboratory): ER negative (<1%), HER2 IHC 2+ with FISH ratio 1.8.\n"
+        "HER2 IHC repeated on the excision: 3+ (complete, intense circumferential staining).\n"
+    )
+    assert record.her2_ihc_score == "3+"
+    assert record.her2_ish_ratio is None
