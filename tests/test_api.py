@@ -344,3 +344,31 @@ def test_a_biopsy_named_with_its_accession_number_is_another_case():
     )
     assert record.her2_ihc_score == "3+"
     assert record.her2_ish_ratio is None
+
+
+def test_dictated_lowercase_report_is_read():
+    record = extract_text(
+        "gross: three cores up to 1.4 cm.\n"
+        "micro: invasive ductal carcinoma, grade 2.\n"
+        "receptors: er is positive at about 60 percent with moderate staining. pr is also positive, "
+        "roughly 20 percent, weak. her2 by ihc is 2 plus, equivocal, and the block has been sent for fish.\n"
+    )
+    assert (record.er_status, str(record.er_percent), record.er_intensity) == ("positive", "60", "moderate")
+    assert (record.pr_status, str(record.pr_percent)) == ("positive", "20")
+    assert record.her2_ihc_score == "2+"
+
+
+def test_h_score_between_the_name_and_its_call():
+    record = extract_text("Oestrogen receptor: H-score 240 (Positive)\nProgesterone receptor: H-score 0 (Negative)\n")
+    assert (record.er_status, record.pr_status) == ("positive", "negative")
+    assert record.er_percent is None  # an H-score is not a percent
+
+
+def test_pipe_table_with_intensity_before_percent():
+    record = extract_text(
+        "| Marker | Clone | Result      | Intensity | % cells |\n"
+        "| ER     | SP1   | Positive    | Strong    | 95      |\n"
+        "| PR     | 1E2   | Positive    | Moderate  | 60      |\n"
+    )
+    assert (str(record.er_percent), record.er_intensity) == ("95", "strong")
+    assert (str(record.pr_percent), record.pr_intensity) == ("60", "moderate")
