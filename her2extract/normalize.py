@@ -146,7 +146,7 @@ def normalize_status(raw: str, field: str = "") -> Status:
     her2 = field.startswith("her2")
     if re.search(r"\b(?:pending|to follow|ordered|sent|will be|in progress|requested|awaited)\b", text):
         return Status.PENDING
-    if re.search(r"\bnot (?:performed|done|tested|indicated|requested)\b|\bcancel", text):
+    if re.search(r"\bnot (?:performed|done|tested|indicated|requested|repeated)\b|\bcancel", text):
         return Status.NOT_PERFORMED
     if re.search(r"\b(?:equivocal|borderline|indeterminate)\b", text):
         return Status.EQUIVOCAL
