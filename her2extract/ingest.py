@@ -138,7 +138,7 @@ def _has_ruled_table(page) -> bool:
     import pypdfium2.raw as raw
 
     count = 0
-    for obj in page.get_objects(filter=(raw.FPDF_PAGEOBJ_PATH,), max_depth=1):
+    for _ in page.get_objects(filter=(raw.FPDF_PAGEOBJ_PATH,), max_depth=1):
         count += 1
         if count >= MIN_RULE_OBJECTS:
             return True
