@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -89,6 +90,14 @@ def render_summary(record) -> str:
         lines.append("  No HER2, ER, PR or Ki-67 result found.")
     if record.warnings:
         lines += ["", "Warnings:"] + [f"  - {w}" for w in record.warnings]
+    if record.explanation:
+        lines += ["", "What it means:"]
+        for topic, text in record.explanation:
+            lines += [f"  {topic}:"] + [f"    {line}" for line in textwrap.wrap(text, 86)]
+    if record.questions:
+        lines += ["", "Questions you may want to ask your care team:"] + [f"  - {q}" for q in record.questions]
+    if record.disclaimer:
+        lines += ["", record.disclaimer, f"(Guidelines: {record.guideline})"]
     return "\n".join(lines)
 
 

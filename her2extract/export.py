@@ -46,6 +46,12 @@ def to_json(record: Her2Record) -> dict:
     out: dict = dict(to_row(record))
     out["warnings"] = list(record.warnings)
     out["evidence"] = {ev.field: _evidence_dict(ev) for ev in record.evidence}
+    out["explanation"] = {
+        "results": [{"topic": topic, "text": text} for topic, text in record.explanation],
+        "questions": list(record.questions),
+        "guideline": record.guideline,
+        "disclaimer": record.disclaimer,
+    }
     out["results"] = [_mention_dict(m) for m in record.mentions]
     return out
 

@@ -1,18 +1,39 @@
-"""Interpret a record by ASCO/CAP: ISH group, final HER2 call, HER2 category, subtype.
+"""Interpret a record by the guidelines and explain it in plain words.
 
-Pure: record in, Interpretation out; never sees text.
+ASCO/CAP HER2 2018 (affirmed 2023) for breast, ASCO/CAP ER/PgR 2020, CAP/ASCP/ASCO 2016
+for gastro-oesophageal cancer. Pure: record in, Interpretation out; never sees text.
+The sentences a patient reads live in explanations.toml, not here.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
+import tomllib
 from dataclasses import dataclass
 
-from .model import Her2Category, Her2Record, IhcScore, IshResult, Site, Status, Subtype
+from .model import Her2Category, Her2Record, IhcScore, IshMethod, IshResult, Site, Status, Subtype
 
-# ASCO/CAP 2018 HER2 testing guideline (affirmed 2023), dual-probe ISH groups.
+GUIDELINE = "ASCO/CAP HER2 2018 (affirmed 2023); ASCO/CAP ER/PgR 2020; CAP/ASCP/ASCO gastroesophageal HER2 2016"
+
+# ASCO/CAP 2018 HER2, dual-probe ISH groups (DOMAIN.md 1.3).
 RATIO_CUTOFF = 2.0
 COPIES_LOW, COPIES_HIGH = 4.0, 6.0
-GUIDELINE = "ASCO/CAP HER2 2018 (affirmed 2023); ER/PR 2020"
+# ASCO/CAP 2018 single-probe ISH bands (DOMAIN.md 1.5): <4 negative, >=6 positive, between: work-up.
+SINGLE_LOW, SINGLE_HIGH = 4.0, 6.0
+# Gastric/GEJ: ratio >= 2.0 is positive (ToGA; DOMAIN.md 3.1).
+GASTRIC_RATIO_CUTOFF = 2.0
+# Gastric resection specimens are scored on >= 10 % of tumour cells (DOMAIN.md 3.1).
+GASTRIC_RESECTION_PERCENT = 10.0
+_DEFINITE = (Status.POSITIVE, Status.NEGATIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """One plain-language paragraph about one result."""
+
+    topic: str
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,11 +43,16 @@ class Interpretation:
     her2_category: Her2Category
     subtype: Subtype
     warnings: tuple[str, ...] = ()
+    explanation: tuple[Explanation, ...] = ()
+    questions: tuple[str, ...] = ()
     guideline: str = GUIDELINE
+    disclaimer: str = ""
 
+
+# --- HER2 ------------------------------------------------------------------------------------
 
 def ish_group(ratio: float, copies: float) -> int:
-    """Dual-probe ISH group 1-5 from HER2/CEP17 ratio and mean HER2 copies per cell."""
+    """Dual-probe ISH group 1-5 from HER2/CEP17 ratio and mean HER2 copies per cell (DOMAIN.md 1.3)."""
     if ratio >= RATIO_CUTOFF:
         return 1 if copies >= COPIES_LOW else 2
     if copies >= COPIES_HIGH:
@@ -34,24 +60,38 @@ def ish_group(ratio: float, copies: float) -> int:
     return 4 if copies >= COPIES_LOW else 5
 
 
-def her2_from_components(ihc: IhcScore | None, group: int | None, ish: IshResult | None) -> Status:
+def single_probe_band(copies: float) -> Status:
+    """Single-probe ISH on its own (DOMAIN.md 1.5): >=6 positive, <4 negative, between equivocal."""
+    if copies >= SINGLE_HIGH:
+        return Status.POSITIVE
+    if copies < SINGLE_LOW:
+        return Status.NEGATIVE
+    return Status.EQUIVOCAL
+
+
+def her2_from_components(
+    ihc: IhcScore | None, group: int | None, ish: IshResult | None, single: Status | None = None
+) -> Status:
     """Final HER2 call from IHC and ISH when the report states none (ASCO/CAP 2018, DOMAIN.md 9.1).
 
     Groups 2-4 depend on concurrent IHC: 3+ is positive, 0/1+ negative; with 2+ the
     blinded recount keeps the group, so group 3 is positive and groups 2 and 4 negative.
+    IHC 3+ with group 5 is positive by IHC and discordant (flagged by `her2_warnings`).
+    A single-probe count of 4-<6 follows concurrent IHC; with 2+ it needs dual-probe ISH.
     """
     if group is not None:
-        if group == 1:
+        if group == 1 or ihc is IhcScore.THREE:
             return Status.POSITIVE
-        if ihc is IhcScore.THREE:  # with group 5 this is discordant (DOMAIN.md 9.1): positive by IHC
-            return Status.POSITIVE
-        if group == 5:
-            return Status.NEGATIVE
-        if ihc in (IhcScore.ZERO, IhcScore.ONE):
+        if group == 5 or ihc in (IhcScore.ZERO, IhcScore.ONE):
             return Status.NEGATIVE
         if ihc is IhcScore.TWO:
             return Status.POSITIVE if group == 3 else Status.NEGATIVE
         return Status.UNKNOWN
+    if single is not None:
+        if single is Status.EQUIVOCAL:
+            return {IhcScore.THREE: Status.POSITIVE, IhcScore.ZERO: Status.NEGATIVE,
+                    IhcScore.ONE: Status.NEGATIVE}.get(ihc, Status.EQUIVOCAL)
+        return Status.POSITIVE if ihc is IhcScore.THREE else single
     if ish is IshResult.AMPLIFIED:
         return Status.POSITIVE
     if ish is IshResult.NOT_AMPLIFIED:
@@ -63,7 +103,7 @@ def her2_from_components(ihc: IhcScore | None, group: int | None, ish: IshResult
 
 
 def her2_category(ihc: IhcScore | None, status: Status, staining: str | None) -> Her2Category:
-    """HER2 expression label (not an ASCO/CAP category; DOMAIN.md 2)."""
+    """HER2 expression label of breast cancer (not an ASCO/CAP category; DOMAIN.md 2, 9.1)."""
     if status is Status.POSITIVE:
         return Her2Category.POSITIVE
     if ihc is IhcScore.ONE:
@@ -71,15 +111,64 @@ def her2_category(ihc: IhcScore | None, status: Status, staining: str | None) ->
     if ihc is IhcScore.TWO:
         if status is Status.NEGATIVE:
             return Her2Category.LOW
-        if status is Status.EQUIVOCAL:
+        if status in (Status.EQUIVOCAL, Status.PENDING):
             return Her2Category.EQUIVOCAL
     if ihc is IhcScore.ZERO:
         return {"null": Her2Category.NULL, "ultralow": Her2Category.ULTRALOW}.get(staining or "", Her2Category.ZERO)
     return Her2Category.UNKNOWN
 
 
+def gastric_her2(ihc: IhcScore | None, ratio: float | None, ish: IshResult | None) -> Status:
+    """Gastric/GEJ HER2 (CAP/ASCP/ASCO 2016; DOMAIN.md 3.1): 3+ positive, 0/1+ negative, 2+ by ISH.
+
+    ISH alone decides by the ratio (>= 2.0 positive); copy-number groups are breast rules.
+    """
+    if ihc is IhcScore.THREE:
+        return Status.POSITIVE
+    if ratio is not None:
+        return Status.POSITIVE if ratio >= GASTRIC_RATIO_CUTOFF else Status.NEGATIVE
+    if ish in (IshResult.AMPLIFIED, IshResult.NOT_AMPLIFIED):
+        return Status.POSITIVE if ish is IshResult.AMPLIFIED else Status.NEGATIVE
+    return {IhcScore.TWO: Status.EQUIVOCAL, IhcScore.ONE: Status.NEGATIVE,
+            IhcScore.ZERO: Status.NEGATIVE}.get(ihc, Status.UNKNOWN)
+
+
+def _single_probe(record: Her2Record) -> bool:
+    """ISH reported as HER2 copies alone, with no CEP17 and no ratio."""
+    return (record.her2_ish_her2_copies is not None and record.her2_ish_ratio is None
+            and record.her2_ish_cep17_copies is None)
+
+
+def her2_warnings(record: Her2Record, group: int | None, single: Status | None, derived: Status) -> list[str]:
+    """Breast HER2 warnings: discordance, missing work-up, groups 2-4, old cut-offs, 0 detail."""
+    out = []
+    ihc, stated = record.her2_ihc_score, record.her2_reported
+    if stated in _DEFINITE and derived in _DEFINITE and derived is not stated:
+        out.append(f"discordant: reported {stated} but the results give {derived}")
+    if group == 1 and ihc in (IhcScore.ZERO, IhcScore.ONE):
+        out.append(f"discordant: IHC {ihc} with ISH group 1 (amplified); pathologist review")
+    if group == 5 and ihc is IhcScore.THREE:
+        out.append("discordant: IHC 3+ with ISH group 5 (not amplified); pathologist review")
+    if ihc is IhcScore.TWO and group is None and single is None and record.her2_ish_result is None:
+        out.append("needs-ish: IHC 2+ without an ISH result" +
+                   ("; ISH is pending" if stated is Status.PENDING else ""))
+    if group in (2, 3, 4):
+        out.append(f"ish-group-{group}: settled by concurrent IHC (ASCO/CAP 2018 work-up)")
+        if ihc is IhcScore.TWO and group in (2, 4):
+            out.append(f"low-uncertain: whether IHC 2+ with ISH group {group} counts as HER2-low is not settled")
+    if single is Status.EQUIVOCAL and ihc is IhcScore.TWO:
+        out.append("needs-dual-probe: single-probe 4-<6 copies with IHC 2+ needs dual-probe ISH")
+    if record.her2_ish_result is IshResult.EQUIVOCAL:
+        out.append("cut-off: an 'equivocal' ISH result is a pre-2018 category (2007: ratio 1.8-2.2)")
+    if ihc is IhcScore.ZERO and not record.her2_ihc_staining:
+        out.append("ultralow-undetermined: IHC 0 without staining detail (null or ultralow)")
+    return out
+
+
+# --- receptors and subtype -------------------------------------------------------------------
+
 def subtype(er: Status, pr: Status, her2: Status) -> Subtype:
-    """SEER subtype from receptor statuses; ER low positive counts as HR+."""
+    """SEER subtype from receptor statuses; ER low positive counts as HR+ (DOMAIN.md 5)."""
     positive = (Status.POSITIVE, Status.LOW_POSITIVE)
     if er in positive or pr in positive:
         hr = "+"
@@ -87,24 +176,145 @@ def subtype(er: Status, pr: Status, her2: Status) -> Subtype:
         hr = "-"
     else:
         return Subtype.UNKNOWN
-    if her2 not in (Status.POSITIVE, Status.NEGATIVE):
+    if her2 not in _DEFINITE:
         return Subtype.UNKNOWN
     if hr == "-" and her2 is Status.NEGATIVE:
         return Subtype.TRIPLE_NEGATIVE
     return Subtype(f"HR{hr}/HER2{'+' if her2 is Status.POSITIVE else '-'}")
 
 
+def receptor_warnings(record: Her2Record) -> list[str]:
+    out = []
+    if record.er_status is Status.LOW_POSITIVE:
+        out.append("er-low: ER 1-10 % is positive, but such tumours behave much like ER-negative ones in studies")
+    for name, stated, percent in (("ER", record.er_reported, record.er_percent),
+                                  ("PR", record.pr_reported, record.pr_percent)):
+        if stated is Status.NEGATIVE and percent is not None and percent.bound == "<" and percent.low > 1:
+            out.append(f"cut-off: {name} stated negative at <{percent.low:g} %, an old cut-off "
+                       "(ASCO/CAP 2020: >= 1 % is positive)")
+    return out
+
+
+# --- the interpretation ------------------------------------------------------------------------
+
 def interpret(record: Her2Record) -> Interpretation:
-    """Interpret one record's HER2/ER/PR values."""
+    """Interpret one record's HER2/ER/PR values and explain them."""
+    if record.site is Site.OTHER:
+        return _finish(record, None, record.her2_reported or Status.UNKNOWN, Her2Category.UNKNOWN,
+                       Subtype.UNKNOWN, ["other-site: breast and gastric HER2/ER/PR rules not applied"])
+    if record.site is Site.GASTRIC:
+        derived = gastric_her2(record.her2_ihc_score, record.her2_ish_ratio, record.her2_ish_result)
+        status = record.her2_reported or derived
+        warnings = []
+        if record.her2_reported in _DEFINITE and derived in _DEFINITE and derived is not record.her2_reported:
+            warnings.append(f"discordant: reported {record.her2_reported} but the results give {derived}")
+        warnings += gastric_warnings(record)
+        category = {Status.POSITIVE: Her2Category.POSITIVE, Status.EQUIVOCAL: Her2Category.EQUIVOCAL}.get(
+            status, Her2Category.UNKNOWN)
+        return _finish(record, None, status, category, Subtype.UNKNOWN, warnings)
     group = None
     if record.her2_ish_ratio is not None and record.her2_ish_her2_copies is not None:
         group = ish_group(record.her2_ish_ratio, record.her2_ish_her2_copies)
-    derived = her2_from_components(record.her2_ihc_score, group, record.her2_ish_result)
+    single = single_probe_band(record.her2_ish_her2_copies) if _single_probe(record) else None
+    derived = her2_from_components(record.her2_ihc_score, group, record.her2_ish_result, single)
     status = record.her2_reported or derived
-    warnings = []
-    if (record.her2_reported in (Status.POSITIVE, Status.NEGATIVE)
-            and derived in (Status.POSITIVE, Status.NEGATIVE) and derived is not record.her2_reported):
-        warnings.append(f"discordant: reported {record.her2_reported} but the results give {derived}")
     category = her2_category(record.her2_ihc_score, status, record.her2_ihc_staining)
-    kind = Subtype.UNKNOWN if record.site not in (None, Site.BREAST) else subtype(record.er_status, record.pr_status, status)
-    return Interpretation(group, status, category, kind, tuple(warnings))
+    warnings = her2_warnings(record, group, single, derived) + receptor_warnings(record)
+    kind = subtype(record.er_status, record.pr_status, status)
+    return _finish(record, group, status, category, kind, warnings)
+
+
+def gastric_warnings(record: Her2Record) -> list[str]:
+    out = []
+    ihc, pct = record.her2_ihc_score, record.her2_ihc_percent
+    if (record.procedure == "resection" and ihc in (IhcScore.TWO, IhcScore.THREE)
+            and pct is not None and pct.upper < GASTRIC_RESECTION_PERCENT):
+        out.append(f"gastric-scoring: a resection scores {ihc} only in >= 10 % of tumour cells; {pct} % stated")
+    if ihc is IhcScore.TWO and record.her2_ish_ratio is None and record.her2_ish_result is None:
+        out.append("needs-ish: IHC 2+ without an ISH result")
+    if (record.her2_ish_ratio is not None and record.her2_ish_ratio < GASTRIC_RATIO_CUTOFF
+            and record.her2_ish_her2_copies is not None and record.her2_ish_her2_copies >= COPIES_HIGH):
+        out.append("gastric-copies: ratio < 2.0 with >= 6 HER2 copies; its meaning in gastric cancer is not settled")
+    return out
+
+
+def _finish(record: Her2Record, group: int | None, status: Status, category: Her2Category,
+            kind: Subtype, warnings: list[str]) -> Interpretation:
+    texts = explanation_texts()
+    explanation, questions = explain(record, status, category, kind, texts)
+    return Interpretation(group, status, category, kind, tuple(dict.fromkeys(warnings)),
+                          explanation, questions, GUIDELINE, texts["disclaimer"])
+
+
+# --- plain words -------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def explanation_texts() -> dict:
+    """The plain-language templates (her2extract/explanations.toml)."""
+    data = importlib.resources.files("her2extract").joinpath("explanations.toml").read_text(encoding="utf-8")
+    return tomllib.loads(data)
+
+
+def explain(record: Her2Record, status: Status, category: Her2Category, kind: Subtype,
+            texts: dict) -> tuple[tuple[Explanation, ...], tuple[str, ...]]:
+    """Choose the templates that fit the record and fill in its values."""
+    values = {
+        "ihc": str(record.her2_ihc_score or ""), "ratio": f"{record.her2_ish_ratio:g}" if record.her2_ish_ratio else "",
+        "er_percent": str(record.er_percent or ""), "pr_percent": str(record.pr_percent or ""),
+        "ki67": str(record.ki67_percent or ""),
+        "method": str(record.her2_ish_method or IshMethod.ISH),
+        "er_percent_text": f" ({record.er_percent} % of cells)" if record.er_percent is not None else "",
+        "pr_percent_text": f" ({record.pr_percent} % of cells)" if record.pr_percent is not None else "",
+    }
+    keys: list[tuple[str, str]] = []
+    site = "gastric" if record.site is Site.GASTRIC else ("other" if record.site is Site.OTHER else "breast")
+    if site == "other":
+        keys.append(("Site", "other_site"))
+    elif site == "gastric":
+        keys.append(("HER2", f"her2_gastric.{status.value.replace(' ', '_')}"))
+    else:
+        keys.append(("HER2", f"her2.{_her2_key(record, status, category)}"))
+    if site != "other":
+        if record.er_status is not Status.UNKNOWN:
+            keys.append(("ER", f"er.{record.er_status.value.replace(' ', '_')}"))
+        if record.pr_status is not Status.UNKNOWN:
+            keys.append(("PR", f"pr.{record.pr_status.value.replace(' ', '_')}"))
+    if record.ki67_percent is not None:
+        keys.append(("Ki-67", "ki67.stated"))
+    if site == "breast" and kind is not Subtype.UNKNOWN:
+        keys.append(("Subtype", "subtype." + {"HR+/HER2-": "hr_pos_her2_neg", "HR+/HER2+": "hr_pos_her2_pos",
+                                              "HR-/HER2+": "hr_neg_her2_pos",
+                                              "triple negative": "triple_negative"}[kind.value]))
+    explanation, questions = [], []
+    for topic, key in keys:
+        entry = _lookup(texts, key)
+        if entry is None:
+            continue
+        explanation.append(Explanation(topic, entry["text"].strip().format(**values)))
+        questions.extend(entry.get("questions", []))
+    return tuple(explanation), tuple(dict.fromkeys(questions))
+
+
+def _her2_key(record: Her2Record, status: Status, category: Her2Category) -> str:
+    if status is Status.POSITIVE:
+        return "positive"
+    if status in (Status.PENDING, Status.NOT_PERFORMED):
+        return "pending" if status is Status.PENDING else "not_performed"
+    if category is Her2Category.EQUIVOCAL or status is Status.EQUIVOCAL:
+        return "equivocal"
+    if category is Her2Category.LOW:
+        return "low_1plus" if record.her2_ihc_score is IhcScore.ONE else "low_2plus"
+    if category in (Her2Category.ULTRALOW, Her2Category.NULL, Her2Category.ZERO):
+        return {Her2Category.ULTRALOW: "ultralow", Her2Category.NULL: "null", Her2Category.ZERO: "zero"}[category]
+    if status is Status.NEGATIVE:
+        return "negative"
+    return "unknown"
+
+
+def _lookup(texts: dict, key: str) -> dict | None:
+    node: object = texts
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node if isinstance(node, dict) else None

@@ -262,6 +262,12 @@ class Her2Record:
     her2_ihc_staining: str | None = field(default=None, metadata=_not_csv())
     er_reported: Status | None = field(default=None, metadata=_not_csv())
     pr_reported: Status | None = field(default=None, metadata=_not_csv())
+    procedure: str | None = field(default=None, metadata=_not_csv())  # "biopsy" or "resection"
+    # The interpretation in words (interpret.py), for people rather than the CSV.
+    explanation: tuple[tuple[str, str], ...] = field(default=(), metadata=_not_csv())
+    questions: tuple[str, ...] = field(default=(), metadata=_not_csv())
+    guideline: str = field(default="", metadata=_not_csv())
+    disclaimer: str = field(default="", metadata=_not_csv())
 
 
 CSV_COLUMNS: tuple[str, ...] = tuple(

@@ -202,6 +202,12 @@ def normalize_site(raw: str) -> Site:
     return Site(raw.lower())
 
 
+def normalize_procedure(raw: str) -> str:
+    if raw not in ("biopsy", "resection"):
+        raise NormalizationError(f"not a procedure: {raw!r}")
+    return raw
+
+
 def normalize_staining(raw: str) -> str:
     if raw not in ("null", "ultralow"):
         raise NormalizationError(f"not a staining detail: {raw!r}")
@@ -230,6 +236,7 @@ NORMALIZERS: dict[str, Callable[[str], object]] = {
     "pr_intensity": normalize_intensity,
     "pr_allred": normalize_allred,
     "ki67_percent": normalize_percent,
+    "procedure": normalize_procedure,
 }
 
 
@@ -306,7 +313,7 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
                 warnings.append(f"implausible: {f.field}: {exc}")
             continue
         section = ctx.section_at(f.match_start)
-        if section in NON_RESULT_SECTIONS and f.field != "site":  # a gross description names the organ too
+        if section in NON_RESULT_SECTIONS and f.field not in ("site", "procedure"):  # gross text names the organ
             continue
         assertion, _ = assertion_at(f.match_start, f.match_end, ctx.triggers)
         if assertion is Assertion.PRESENT:
@@ -486,7 +493,7 @@ def build_record(
            if m.assertion is Assertion.PRESENT and m.value not in _NON_RESULTS}
     conflicted: set[str] = set()
     for field in STATED_FIELDS:
-        if field == "site":
+        if field in ("site", "procedure"):
             continue
         picked, more = choose(field, by_field.get(field, []), own_result=_marker(field) in own, facts=facts)
         notes.extend(more)
@@ -512,6 +519,9 @@ def build_record(
     if site is not None:
         values["site"] = site.value
         evidence.append(site.evidence)
+    procedures = {m.value for m in by_field.get("procedure", []) if m.assertion is Assertion.PRESENT}
+    if procedures:  # a resection report names biopsies too (of nodes, of the earlier core)
+        values["procedure"] = "resection" if "resection" in procedures else "biopsy"
     er_status, er_note = receptor_status("ER", values.get("er_reported"), values.get("er_percent"), low=True)
     pr_status, pr_note = receptor_status("PR", values.get("pr_reported"), values.get("pr_percent"), low=False)
     notes += [n for n in (er_note, pr_note) if n]
@@ -566,7 +576,7 @@ def _only_from_smaller_tumours(
     if len(largest) != 1:
         return []
     tested = {m.evidence.specimen for ms in by_field.values() for m in ms
-              if m.assertion is Assertion.PRESENT and m.field != "site"}
+              if m.assertion is Assertion.PRESENT and m.field not in ("site", "procedure")}
     if largest[0] not in tested:  # the largest part has no result at all: not a tumour we can prefer
         return []
     out = []

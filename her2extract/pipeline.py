@@ -49,6 +49,10 @@ def extract_document(document: Document, matcher: Matcher | None = None) -> Her2
         her2_category=meaning.her2_category,
         subtype=meaning.subtype,
         warnings=tuple(dict.fromkeys(record.warnings + meaning.warnings)),
+        explanation=tuple((e.topic, e.text) for e in meaning.explanation),
+        questions=meaning.questions,
+        guideline=meaning.guideline,
+        disclaimer=meaning.disclaimer,
     )
 
 

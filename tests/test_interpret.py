@@ -72,7 +72,7 @@ CATEGORY = [
     (O, NEG, None, Her2Category.LOW),
     (T, NEG, None, Her2Category.LOW),  # 2+ ISH-negative
     (T, EQ, None, Her2Category.EQUIVOCAL),
-    (T, Status.PENDING, None, Her2Category.UNKNOWN),
+    (T, Status.PENDING, None, Her2Category.EQUIVOCAL),  # 2+ awaiting ISH (issue 3: equivocal)
     (Z, NEG, "null", Her2Category.NULL),
     (Z, NEG, "ultralow", Her2Category.ULTRALOW),
     (Z, NEG, None, Her2Category.ZERO),  # IHC 0 without the detail to split null/ultralow
