@@ -412,6 +412,9 @@ def _settle(
     values = {_key(m.value) for m in mentions}
     if len(values) == 1:
         return mentions[0], []
+    if {m.value for m in mentions} == {Status.POSITIVE, Status.LOW_POSITIVE}:
+        # "ER positive, 5 %" and "ER low positive": the same call, the second more precise
+        return next(m for m in mentions if m.value is Status.LOW_POSITIVE), []
     exact = _exact_within_ranges(mentions)
     if exact is not None:
         return exact, []

@@ -395,3 +395,10 @@ def test_choose_never_uses_non_present_statements(assertion):
 
 def test_choose_nothing_gives_nothing():
     assert choose("er_reported", []) == (None, [])
+
+
+def test_choose_low_positive_is_a_more_precise_positive_not_a_conflict():
+    plain = _mention(Status.POSITIVE, start=0)
+    low = _mention(Status.LOW_POSITIVE, start=50)
+    picked, warnings = choose("er_reported", [plain, low])
+    assert picked is low and not warnings
