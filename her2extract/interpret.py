@@ -158,6 +158,9 @@ def her2_warnings(record: Her2Record, group: int | None, single: Status | None, 
             out.append(f"low-uncertain: whether IHC 2+ with ISH group {group} counts as HER2-low is not settled")
     if single is Status.EQUIVOCAL and ihc is IhcScore.TWO:
         out.append("needs-dual-probe: single-probe 4-<6 copies with IHC 2+ needs dual-probe ISH")
+    pct = record.her2_ihc_percent
+    if ihc is IhcScore.THREE and pct is not None and pct.bound.startswith(">") and pct.low >= 30:
+        out.append("cut-off: 3+ given for staining in >30 % of cells, the 2007 definition (2018: >10 %)")
     if record.her2_ish_result is IshResult.EQUIVOCAL:
         out.append("cut-off: an 'equivocal' ISH result is a pre-2018 category (2007: ratio 1.8-2.2)")
     if ihc is IhcScore.ZERO and not record.her2_ihc_staining:

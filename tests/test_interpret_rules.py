@@ -129,6 +129,8 @@ WARNINGS = [
      record(site=Site.GASTRIC, procedure="resection", her2_ihc_score=IhcScore.TWO,
             her2_ihc_percent=Percent(30), her2_ish_result=IshResult.NOT_AMPLIFIED)),
     ("other-site", record(site=Site.OTHER), record(site=Site.BREAST)),
+    ("cut-off: 3+ given", record(her2_ihc_score=IhcScore.THREE, her2_ihc_percent=Percent(30, None, ">")),
+     record(her2_ihc_score=IhcScore.THREE, her2_ihc_percent=Percent(90))),
 ]
 
 
@@ -144,6 +146,12 @@ TEXT_WARNINGS = [
     ("history-only", "CLINICAL HISTORY: prior core biopsy showed ER positive (80%).\n",
      "CLINICAL HISTORY: prior core biopsy showed ER positive (80%).\n\nER: positive (70%).\n"),
     ("cut-off: ER stated negative", "ER: negative (3%).\n", "ER: negative (0%).\n"),
+    ("smaller-tumour",
+     "Tumour A (9 mm): ER positive 80%, HER2 IHC 2+; FISH HER2/CEP17 ratio 1.4, not amplified.\n"
+     "Tumour B (28 mm): ER positive 95%, HER2 IHC 1+ (negative).\n",
+     "Tumour A (9 mm): ER positive 80%, HER2 IHC 2+.\n"
+     "Tumour B (28 mm): ER positive 95%, HER2 IHC 1+ (negative); FISH HER2/CEP17 ratio 1.4, not amplified.\n"),
+    ("implausible", "HER2/CEP17 ratio: 75.5\n", "HER2/CEP17 ratio: 7.5\n"),
 ]
 
 
