@@ -293,7 +293,7 @@ def explain(record: Her2Record, status: Status, category: Her2Category, kind: Su
         entry = _lookup(texts, key)
         if entry is None:
             continue
-        explanation.append(Explanation(topic, entry["text"].strip().format(**values)))
+        explanation.append(Explanation(topic, " ".join(entry["text"].format(**values).split())))
         questions.extend(entry.get("questions", []))
     return tuple(explanation), tuple(dict.fromkeys(questions))
 
