@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -18,6 +19,18 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+class OcrMode(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+OcrOption = Annotated[
+    OcrMode,
+    typer.Option("--ocr", help="OCR PDF pages: auto (pages without a usable text layer), always, never.",
+                 case_sensitive=False),
+]
 
 PatternsOption = Annotated[
     Optional[Path],
@@ -42,6 +55,7 @@ def extract(
     file: Annotated[Path, typer.Argument(help="A report: .pdf or .txt.", exists=True, dir_okay=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the full record with evidence as JSON.")] = False,
     patterns: PatternsOption = None,
+    ocr: OcrOption = OcrMode.auto,
 ) -> None:
     """Extract one report and show each value with where it was found."""
     from .errors import UnreadableDocument
@@ -50,7 +64,7 @@ def extract(
 
     matcher = _matcher(patterns)
     try:
-        record = extract_file(file, matcher=matcher)
+        record = extract_file(file, matcher=matcher, ocr=ocr.value)
     except UnreadableDocument as exc:
         typer.echo(f"error: {file}: {exc.reason}", err=True)
         raise typer.Exit(1) from None
@@ -126,6 +140,7 @@ def batch(
                                                   dir_okay=False)] = None,
     patterns: PatternsOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    ocr: OcrOption = OcrMode.auto,
 ) -> None:
     """Extract every report under the given paths into one CSV row per file."""
     from .export import write_csv, write_jsonl
@@ -144,10 +159,10 @@ def batch(
         with Progress(transient=True) as progress:
             task = progress.add_task("Extracting", total=len(files))
             for path in files:
-                records.append(safe_extract(path, matcher=matcher))
+                records.append(safe_extract(path, matcher=matcher, ocr=ocr.value))
                 progress.advance(task)
     else:
-        records = [safe_extract(path, matcher=matcher) for path in files]
+        records = [safe_extract(path, matcher=matcher, ocr=ocr.value) for path in files]
     write_csv(records, output)
     if jsonl:
         write_jsonl(records, jsonl)

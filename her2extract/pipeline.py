@@ -57,10 +57,15 @@ def extract_document(document: Document, matcher: Matcher | None = None) -> Her2
 
 
 def extract_file(
-    path: str | Path, *, matcher: Matcher | None = None, max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES
+    path: str | Path, *, matcher: Matcher | None = None, max_bytes: int = MAX_BYTES,
+    max_pages: int = MAX_PAGES, ocr: str = "auto",
 ) -> Her2Record:
-    """Extract one report file. Raises UnreadableDocument for files that cannot be read."""
-    return extract_document(read_document(path, max_bytes=max_bytes, max_pages=max_pages), matcher)
+    """Extract one report file. Raises UnreadableDocument for files that cannot be read.
+
+    `ocr`: "auto" reads pages without a usable text layer with Tesseract, "always" every
+    PDF page, "never" none.
+    """
+    return extract_document(read_document(path, max_bytes=max_bytes, max_pages=max_pages, ocr=ocr), matcher)
 
 
 def extract_text(text: str, source: str = "<text>", matcher: Matcher | None = None) -> Her2Record:
@@ -74,10 +79,10 @@ def extract(path: str | Path, **kwargs) -> Her2Record:
 
 
 def safe_extract(path: str | Path, *, matcher: Matcher | None = None, max_bytes: int = MAX_BYTES,
-                 max_pages: int = MAX_PAGES) -> Her2Record:
+                 max_pages: int = MAX_PAGES, ocr: str = "auto") -> Her2Record:
     """Extract one file; a bad file becomes an error record instead of an exception."""
     try:
-        return extract_file(path, matcher=matcher, max_bytes=max_bytes, max_pages=max_pages)
+        return extract_file(path, matcher=matcher, max_bytes=max_bytes, max_pages=max_pages, ocr=ocr)
     except UnreadableDocument as exc:
         return error_record(str(path), exc.reason)
     except Her2ExtractError as exc:

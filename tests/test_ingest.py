@@ -164,3 +164,48 @@ def test_generated_pdf_text_lands_on_its_page(tmp_path):
         assert f"Page {page.number}:" in page.text
         others = [n for n in (1, 2, 3) if n != page.number]
         assert not any(f"Page {n}:" in page.text for n in others)
+
+
+def _scanned_pdf(tmp_path, lines):
+    """A PDF whose only page is a picture of text (no text layer), like a scan."""
+    from fpdf import FPDF
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (1700, 120 + 140 * len(lines)), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=48)
+    for i, line in enumerate(lines):
+        draw.text((60, 60 + 140 * i), line, fill=0, font=font)
+    picture = tmp_path / "scan.png"
+    image.save(picture)
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.image(str(picture), x=10, y=10, w=190)
+    path = tmp_path / "scan.pdf"
+    pdf.output(str(path))
+    return path
+
+
+def test_scanned_page_is_read_by_ocr(tmp_path):
+    from her2extract import extract_file
+
+    path = _scanned_pdf(tmp_path, ["ESTROGEN RECEPTOR: POSITIVE (90%)", "HER2 (IHC): 3+ POSITIVE"])
+    document = read_document(path)
+    assert document.pages[0].source is TextSource.OCR
+    record = extract_file(path)
+    assert record.text_source == "ocr"
+    assert record.her2_ihc_score == "3+" and str(record.er_percent) == "90"
+
+
+def test_ocr_never_leaves_a_scanned_page_empty_with_a_warning(tmp_path):
+    path = _scanned_pdf(tmp_path, ["HER2 (IHC): 3+ POSITIVE"])
+    document = read_document(path, ocr="never")
+    assert document.pages[0].source is TextSource.NONE
+    assert any("OCR is off" in w for w in document.warnings)
+
+
+def test_text_quality_tells_words_from_junk():
+    from her2extract.ingest import text_quality
+
+    assert text_quality("Invasive ductal carcinoma, estrogen receptor positive") > 0.6
+    assert text_quality("IIIIIII IIIII llll IIII ||| IIIIII") < 0.3
