@@ -139,7 +139,8 @@ def _read_pdf(data: bytes, source: str, max_pages: int, ocr: str = "auto") -> Do
     return Document(source=source, pages=tuple(pages), warnings=tuple(warnings))
 
 
-# OCR: Tesseract, one thread per process (its default threading is ~6x slower on 2 cores).
+# OCR: Tesseract, one thread per process (its default threading is ~6x slower on 2 cores);
+# page segmentation mode 1 detects the orientation first, so a page scanned sideways reads too.
 OCR_DPI = 300
 OCR_TIMEOUT = 120  # seconds per page
 MIN_QUALITY = 0.3  # share of word-like tokens below which a text layer is junk
@@ -177,7 +178,7 @@ def ocr_page(page) -> str | None:
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
     try:
         done = subprocess.run(
-            ["tesseract", "stdin", "stdout", "--psm", "4", "-l", "eng"], input=buffer.getvalue(),
+            ["tesseract", "stdin", "stdout", "--psm", "1", "-l", "eng"], input=buffer.getvalue(),
             capture_output=True, timeout=OCR_TIMEOUT, env=env, check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
