@@ -129,21 +129,66 @@ class CleanText:
 
 
 def clean_text(document: Document) -> CleanText:
-    """Normalize a document's pages into one cleaned text with an offset map."""
+    """Normalize a document's pages into one cleaned text with an offset map.
+
+    Page furniture goes: a line repeated at the top or bottom of two or more pages (a
+    header, a footer with its page number), and "Page 2 of 5" / "continued" lines.
+    """
     starts: list[int] = []
     pos = 0
     for page in document.pages:
         starts.append(pos)
         pos += len(page.text) + len(PAGE_JOINER)
     original = PAGE_JOINER.join(p.text for p in document.pages)
-    return clean_string(original, tuple(starts) or (0,))
+    furniture = _furniture_pattern([p.text for p in document.pages])
+    return clean_string(original, tuple(starts) or (0,), furniture)
 
 
-def clean_string(original: str, page_starts: tuple[int, ...] = (0,)) -> CleanText:
+EDGE_LINES = 4  # how many lines at a page's top and bottom may be furniture
+_PAGE_LINE = regex.compile(
+    r"(?im)^[ \t]*(?:[-*=_ ]*(?:page\s{0,3}\d{1,3}\s{0,3}(?:of|/)\s{0,3}\d{1,3}|\*{0,2}\s{0,2}continued\s{1,3}on\s{1,3}next\s{1,3}page\s{0,2}\*{0,2}|-\s{0,2}\d{1,3}\s{0,2}-)[-*=_ ]*)[ \t]*$\n?"
+)
+
+
+def _shape(line: str) -> str:
+    return regex.sub(r"\d+", "#", " ".join(line.split()))
+
+
+def _furniture_pattern(pages: list[str]) -> regex.Pattern | None:
+    """A pattern for lines repeated at the edges of two or more pages (digits may differ)."""
+    if len(pages) < 2:
+        return None
+    seen: dict[str, int] = {}
+    for text in pages:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        edges = {_shape(ln) for ln in lines[:EDGE_LINES] + lines[-EDGE_LINES:]}
+        for shape in edges:
+            seen[shape] = seen.get(shape, 0) + 1
+    repeated = [s for s, n in seen.items() if n >= 2 and len(s) >= 8 and not _biomarker_line(s)]
+    if not repeated:
+        return None
+    body = "|".join(
+        r"[ \t]*".join(regex.escape(part).replace("\\#", "#").replace("#", r"\d+") for part in s.split(" "))
+        for s in sorted(repeated, key=len, reverse=True)
+    )
+    return regex.compile(rf"(?m)^[ \t]*(?:{body})[ \t]*$\n?")
+
+
+def _biomarker_line(shape: str) -> bool:
+    """Never drop a repeated line that reports a marker (a result repeated on two pages)."""
+    return bool(regex.search(r"(?i)\b(?:HER-?2|ER|PR|PgR|estrogen|progesterone|Ki-?67|FISH|ratio)\b", shape))
+
+
+def clean_string(
+    original: str, page_starts: tuple[int, ...] = (0,), furniture: regex.Pattern | None = None
+) -> CleanText:
     """Normalize one string (unicode NFKC, dashes, split scores, spaces), keeping offsets."""
     mapped = MappedText(original)
     if not original.isascii() or any(ch in original for ch in "\t\f\v\r"):
         mapped = mapped.translate(_convert_char)
+    if furniture is not None:
+        mapped = mapped.sub(furniture, "")
+    mapped = mapped.sub(_PAGE_LINE, "")
     for pattern, replacement in _REPAIRS:
         mapped = mapped.sub(pattern, replacement)
     return CleanText(mapped.text, original, tuple(mapped.index), page_starts)

@@ -195,3 +195,20 @@ def test_clean_string_repairs_ocr_zero_for_letter_o(raw, cleaned):
                                           ("ypT0 N0", "ypT0 N0")])
 def test_clean_string_repairs_ocr_zero_at_a_word_start(raw, cleaned):
     assert clean_string(raw).text == cleaned
+
+
+def test_page_furniture_is_dropped_but_a_repeated_result_is_kept():
+    from her2extract.model import Document, Page, TextSource
+
+    header = "Anytown Medical Center - Surgical Pathology"
+    pages = (
+        Page(1, f"{header}\nFINAL DIAGNOSIS: invasive carcinoma, the tumour\nER: positive (90%)\nPage 1 of 2\n", TextSource.PDF),
+        Page(2, f"{header}\nmeasures 2.1 cm.\nER: positive (90%)\nPage 2 of 2\n", TextSource.PDF),
+    )
+    clean = clean_text(Document("x.pdf", pages))
+    assert header not in clean.text
+    assert "Page 1 of 2" not in clean.text and "Page 2 of 2" not in clean.text
+    assert clean.text.count("ER: positive (90%)") == 2  # a result is never furniture
+    start = clean.text.index("measures")
+    page, p_start, _ = clean.locate(start, start + 8)
+    assert page == 2 and pages[1].text[p_start:p_start + 8] == "measures"
