@@ -297,7 +297,7 @@ ADDENDUM_NOTES = frozenset({"comment", "method", "criteria"})
 ADDENDUM_TITLE = 50
 HISTORY_SECTIONS = frozenset({"history"})
 # Sections whose text never reports this patient's result (method notes, gross, disclaimers).
-NON_RESULT_SECTIONS = frozenset({"gross", "method", "criteria"})
+NON_RESULT_SECTIONS = frozenset({"method", "criteria"})
 
 
 def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention], list[str]]:
