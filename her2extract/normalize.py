@@ -477,7 +477,7 @@ STATED_FIELDS = (
 
 def build_record(
     record: Her2Record, mentions: list[Mention], warnings: list[str],
-    facts: dict[str, PartFacts] | None = None,
+    facts: dict[str, PartFacts] | None = None, addenda: int = 0,
 ) -> Her2Record:
     """Fill a record with the reportable value of every field, and the receptor statuses."""
     by_field: dict[str, list[Mention]] = defaultdict(list)
@@ -518,6 +518,7 @@ def build_record(
         if dropped:
             notes.append(f"conflict: {marker} results disagree; its other values left empty too")
     _drop_superseded_pending(values, evidence)
+    notes += _drop_pending_answered_by_addendum(values, evidence, addenda)
     site = choose_site(by_field.get("site", []))
     if site is not None:
         values["site"] = site.value
@@ -599,6 +600,20 @@ def _two_specimens(mentions: list[Mention]) -> bool:
 def _marker(field: str) -> str:
     """The test a field belongs to: her2, er, pr or ki67."""
     return field.split("_", 1)[0]
+
+
+def _drop_pending_answered_by_addendum(values: dict[str, object], evidence: list[Evidence], addenda: int) -> list[str]:
+    """'Results will be reported in an addendum', and the report has one: the call is no
+    longer pending even when the addendum's result could not be read (a scan, say)."""
+    notes = []
+    for ev in list(evidence):
+        if (ev.field.endswith("_reported") and values.get(ev.field) is Status.PENDING and addenda
+                and "addend" in ev.context.lower() and ev.section != "addendum"):
+            del values[ev.field]
+            evidence.remove(ev)
+            notes.append(f"pending-answered: {ev.field} was to follow in an addendum, which is present "
+                         "but whose result could not be read")
+    return notes
 
 
 def choose_site(mentions: list[Mention]) -> Mention | None:

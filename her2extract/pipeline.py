@@ -40,7 +40,8 @@ def extract_document(document: Document, matcher: Matcher | None = None) -> Her2
     base = Her2Record(
         source=document.source, pages=len(document.pages), text_source=document.text_source,
     )
-    record = build_record(base, mentions, list(document.warnings) + warnings, matcher.part_facts(text, parts))
+    addenda = sum(1 for s in sections if s.kind == "addendum")
+    record = build_record(base, mentions, list(document.warnings) + warnings, matcher.part_facts(text, parts), addenda)
     meaning = interpret(record)
     return dataclasses.replace(
         record,

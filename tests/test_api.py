@@ -372,3 +372,28 @@ def test_pipe_table_with_intensity_before_percent():
     )
     assert (str(record.er_percent), record.er_intensity) == ("95", "strong")
     assert (str(record.pr_percent), record.pr_intensity) == ("60", "moderate")
+
+
+def test_a_results_heading_ends_a_clinical_history():
+    record = extract_text(
+        "Clinical diagnosis: Cancer of the left breast.\n"
+        "Results of immunohistochemical examination:\n"
+        "Estrogen receptors found in over 75% of neoplastic cell nuclei. "
+        "HER2 protein stained with HercepTest by DAKO. Score = 2+, FISH verification recommended.\n"
+    )
+    assert record.her2_ihc_score == "2+" and str(record.er_percent) == ">75"
+    assert not any(w.startswith("history-only") for w in record.warnings)
+
+
+def test_a_call_beyond_tnm_codes_belongs_to_another_column():
+    record = extract_text("ESTROGEN RECEPTORS: PROGESTERONE RECEPTORS: HER2/NEU: Other: N/A pT1b pNX pMX positive positive zero or 1+\n")
+    assert record.her2_reported is None
+
+
+def test_pending_gives_way_to_an_addendum_even_unreadable():
+    record = extract_text(
+        "DIAGNOSIS: Invasive carcinoma. Results of special stains (ER, PR, HER2) will be reported in an addendum.\n\n"
+        "ADDENDUM:\nH3R?/N3U (HERC#PT3ST): N3G@TIV3 (ST@INING 0F 1~)\n"
+    )
+    assert record.her2_reported is None and record.her2_status == "unknown"
+    assert any(w.startswith("pending-answered") for w in record.warnings)
