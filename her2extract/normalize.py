@@ -518,7 +518,8 @@ def build_record(
         if dropped:
             notes.append(f"conflict: {marker} results disagree; its other values left empty too")
     _drop_superseded_pending(values, evidence)
-    notes += _drop_pending_answered_by_addendum(values, evidence, addenda)
+    in_addenda = {_marker(m.field) for m in mentions if m.addendum and m.assertion is Assertion.PRESENT}
+    notes += _drop_pending_answered_by_addendum(values, evidence, addenda, in_addenda)
     site = choose_site(by_field.get("site", []))
     if site is not None:
         values["site"] = site.value
@@ -602,13 +603,17 @@ def _marker(field: str) -> str:
     return field.split("_", 1)[0]
 
 
-def _drop_pending_answered_by_addendum(values: dict[str, object], evidence: list[Evidence], addenda: int) -> list[str]:
+def _drop_pending_answered_by_addendum(
+    values: dict[str, object], evidence: list[Evidence], addenda: int, in_addenda: set[str]
+) -> list[str]:
     """'Results will be reported in an addendum', and the report has one: the call is no
-    longer pending even when the addendum's result could not be read (a scan, say)."""
+    longer pending even when the addendum's result could not be read (a scan, say). So too
+    when an addendum speaks of the marker at all."""
     notes = []
     for ev in list(evidence):
         if (ev.field.endswith("_reported") and values.get(ev.field) is Status.PENDING and addenda
-                and "addend" in ev.context.lower() and ev.section != "addendum"):
+                and ev.section != "addendum"
+                and ("addend" in ev.context.lower() or _marker(ev.field) in in_addenda)):
             del values[ev.field]
             evidence.remove(ev)
             notes.append(f"pending-answered: {ev.field} was to follow in an addendum, which is present "

@@ -397,3 +397,12 @@ def test_pending_gives_way_to_an_addendum_even_unreadable():
     )
     assert record.her2_reported is None and record.her2_status == "unknown"
     assert any(w.startswith("pending-answered") for w in record.warnings)
+
+
+def test_both_receptors_called_after_each_is_named():
+    record = extract_text(
+        "DISTINCT INTRANUCLEAR STAINING IS IDENTIFIED FOR ESTROGEN RECEPTOR (90%) AND FOR PROGESTERONE RECEPTOR\n"
+        "(60%). THEREFORE, BOTH ARE INTERPRETED AS POSITIVE.\n"
+    )
+    assert (record.er_status, record.pr_status) == ("positive", "positive")
+    assert (str(record.er_percent), str(record.pr_percent)) == ("90", "60")
