@@ -606,18 +606,17 @@ def _marker(field: str) -> str:
 def _drop_pending_answered_by_addendum(
     values: dict[str, object], evidence: list[Evidence], addenda: int, in_addenda: set[str]
 ) -> list[str]:
-    """'Results will be reported in an addendum', and the report has one: the call is no
-    longer pending even when the addendum's result could not be read (a scan, say). So too
-    when an addendum speaks of the marker at all."""
+    """A call pending in the original report, and the report has an addendum: the result
+    most likely came with it, even when it could not be read (a damaged scan), so the field is
+    left empty rather than called pending. `in_addenda` names the markers it speaks of."""
     notes = []
     for ev in list(evidence):
         if (ev.field.endswith("_reported") and values.get(ev.field) is Status.PENDING and addenda
-                and ev.section != "addendum"
-                and ("addend" in ev.context.lower() or _marker(ev.field) in in_addenda)):
+                and ev.section != "addendum"):
             del values[ev.field]
             evidence.remove(ev)
-            notes.append(f"pending-answered: {ev.field} was to follow in an addendum, which is present "
-                         "but whose result could not be read")
+            read = "its result could not be read" if _marker(ev.field) not in in_addenda else "see its values"
+            notes.append(f"pending-answered: {ev.field} was pending; the report has an addendum ({read})")
     return notes
 
 

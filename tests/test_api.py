@@ -390,6 +390,11 @@ def test_a_call_beyond_tnm_codes_belongs_to_another_column():
     assert record.her2_reported is None
 
 
+def test_pending_stays_when_the_only_addendum_word_ends_a_wrapped_sentence():
+    record = extract_text("DIAGNOSIS: ER, PR and HER2 have been ordered and will be reported in an\naddendum.\nB. Lymph nodes: negative.\n")
+    assert record.her2_reported == "pending" and record.er_status == "pending"
+
+
 def test_pending_gives_way_to_an_addendum_even_unreadable():
     record = extract_text(
         "DIAGNOSIS: Invasive carcinoma. Results of special stains (ER, PR, HER2) will be reported in an addendum.\n\n"
