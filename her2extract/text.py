@@ -27,6 +27,9 @@ _REPAIRS: tuple[tuple[regex.Pattern, str], ...] = (
     (regex.compile(r"(?<=[A-Za-z]{2})-\n[ ]*(?=[a-z]{2})"), ""),
     # a score with its plus sign split off: "2 +" -> "2+" (not "5 + 3", an Allred sum)
     (regex.compile(r"(?<=(?<![\d.,])[0-3])[ ]+(?=\+(?![ ]*\d))"), ""),
+    # OCR's letter O for a zero, and l/I for a one, inside a number: "7O%", "1O0", "l0%"
+    (regex.compile(r"(?<=\d)[Oo](?=\s?%|\d)|(?<![A-Za-z])[Oo](?=\d{1,2}\s?%)"), "0"),
+    (regex.compile(r"(?<=\d)[lI](?=\s?%|\d)|(?<![A-Za-z])[lI](?=\d\s?%)"), "1"),
     # OCR's zero for the letter O inside a word: "P0SITIVE", "immun0histochemistry", "rati0"
     (regex.compile(r"(?<=[A-Z])0(?=[A-Z])|(?<=[A-Z]{3})0(?![\w.,%])|(?<![\w.,])0(?=[A-Z]{1,}\b)"), "O"),
     (regex.compile(r"(?<=[a-z])0(?=[a-z])|(?<=[a-z]{3})0(?![\w.,%])|(?<![\w.,])0(?=[a-z]{2,})"), "o"),

@@ -212,3 +212,9 @@ def test_page_furniture_is_dropped_but_a_repeated_result_is_kept():
     start = clean.text.index("measures")
     page, p_start, _ = clean.locate(start, start + 8)
     assert page == 2 and pages[1].text[p_start:p_start + 8] == "measures"
+
+
+@pytest.mark.parametrize("raw, cleaned", [("THEREFORE, 7O%) AND", "THEREFORE, 70%) AND"), ("ER l0% weak", "ER 10% weak"),
+                                          ("Block A1O", "Block A1O"), ("HER2/CEP17 ratio 1.4", "HER2/CEP17 ratio 1.4")])
+def test_clean_string_repairs_letters_read_for_digits_in_percents(raw, cleaned):
+    assert clean_string(raw).text == cleaned
