@@ -442,11 +442,15 @@ def _largest_tumour(mentions: list[Mention], facts: dict[str, PartFacts]) -> lis
     sizes = {p: facts[p].size_mm for p in parts}
     if any(size is None for size in sizes.values()):
         return []
+    winner = _unique_largest(sizes)
+    return [m for m in mentions if m.evidence.specimen == winner] if winner else []
+
+
+def _unique_largest(sizes: dict[str, float]) -> str | None:
+    """The part with the largest tumour, or None when two share the largest size."""
     top = max(sizes.values())
     winners = [p for p, size in sizes.items() if size == top]
-    if len(winners) != 1:
-        return []
-    return [m for m in mentions if m.evidence.specimen == winners[0]]
+    return winners[0] if len(winners) == 1 else None
 
 
 def _exact_within_ranges(mentions: list[Mention]) -> Mention | None:
@@ -506,15 +510,12 @@ def build_record(
         elif more and field in _RESULT_KEYS and _two_specimens(by_field.get(field, [])):
             conflicted.add(_marker(field))
     for field in _only_from_smaller_tumours(by_field, values, facts or {}):
-        del values[field]
-        evidence[:] = [e for e in evidence if e.field != field]
+        _drop(values, evidence, [field])
         notes.append(f"smaller-tumour: {field} is stated only for a smaller tumour; left empty")
     for marker in sorted(conflicted):
         # two tumours disagree on this test: a detail of one of them must not stand alone
-        dropped = [f for f in list(values) if _marker(f) == marker and f not in _TEST_FACTS]
-        for field in dropped:
-            del values[field]
-        evidence[:] = [e for e in evidence if e.field not in dropped]
+        dropped = [f for f in values if _marker(f) == marker and f not in _TEST_FACTS]
+        _drop(values, evidence, dropped)
         if dropped:
             notes.append(f"conflict: {marker} results disagree; its other values left empty too")
     _drop_superseded_pending(values, evidence)
@@ -545,6 +546,13 @@ _RESULT_FIELDS = {
 }
 
 
+def _drop(values: dict[str, object], evidence: list[Evidence], fields: list[str]) -> None:
+    """Take reportable values out of the record again, with their evidence."""
+    for field in fields:
+        values.pop(field, None)
+    evidence[:] = [e for e in evidence if e.field not in fields]
+
+
 def _drop_superseded_pending(values: dict[str, object], evidence: list[Evidence]) -> None:
     for field, results in _RESULT_FIELDS.items():
         if field == "her2_reported" and values.get("her2_ihc_score") is IhcScore.TWO and not (
@@ -552,8 +560,7 @@ def _drop_superseded_pending(values: dict[str, object], evidence: list[Evidence]
         ):
             continue  # IHC 2+ awaiting ISH: "pending" is the report's current call
         if values.get(field) in _NON_RESULTS and any(r in values for r in results):
-            del values[field]
-            evidence[:] = [e for e in evidence if e.field != field]
+            _drop(values, evidence, [field])
 
 
 # The fields that carry a test's result: a conflict in one of them is a conflict of the test.
@@ -576,18 +583,17 @@ def _only_from_smaller_tumours(
     sized = {p: f.size_mm for p, f in facts.items() if f.size_mm is not None}
     if len(sized) < 2 or len({f.side for f in facts.values() if f.side}) > 1:
         return []
-    top = max(sized.values())
-    largest = [p for p, size in sized.items() if size == top]
-    if len(largest) != 1:
+    largest = _unique_largest(sized)
+    if largest is None:
         return []
     tested = {m.evidence.specimen for ms in by_field.values() for m in ms
               if m.assertion is Assertion.PRESENT and m.field not in ("site", "procedure")}
-    if largest[0] not in tested:  # the largest part has no result at all: not a tumour we can prefer
+    if largest not in tested:  # the largest part has no result at all: not a tumour we can prefer
         return []
     out = []
     for field in values:
         parts = {m.evidence.specimen for m in by_field.get(field, []) if m.assertion is Assertion.PRESENT}
-        if parts and "" not in parts and parts <= sized.keys() and largest[0] not in parts:
+        if parts and "" not in parts and parts <= sized.keys() and largest not in parts:
             out.append(field)
     return out
 
@@ -613,8 +619,7 @@ def _drop_pending_answered_by_addendum(
     for ev in list(evidence):
         if (ev.field.endswith("_reported") and values.get(ev.field) is Status.PENDING and addenda
                 and ev.section != "addendum"):
-            del values[ev.field]
-            evidence.remove(ev)
+            _drop(values, evidence, [ev.field])
             read = "its result could not be read" if _marker(ev.field) not in in_addenda else "see its values"
             notes.append(f"pending-answered: {ev.field} was pending; the report has an addendum ({read})")
     return notes
