@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -119,13 +120,14 @@ def _read_pdf(data: bytes, source: str, max_pages: int, ocr: str = "auto") -> Do
                 text = _pdfium_text(page)
                 if _has_ruled_table(page):
                     text = _plumber_text(data, index) or text
-                usable = len(text.strip()) >= MIN_PAGE_CHARS and text_quality(text) >= MIN_QUALITY
+                quality = text_quality(text)
+                usable = len(text.strip()) >= MIN_PAGE_CHARS and quality >= MIN_QUALITY
                 scanned = None
                 if ocr == "always" or (ocr == "auto" and not usable):
                     scanned = ocr_page(page)
             finally:
                 page.close()
-            if scanned is not None and (ocr == "always" or not usable and text_quality(scanned) > text_quality(text)):
+            if scanned is not None and (ocr == "always" or not usable and text_quality(scanned) > quality):
                 pages.append(Page(index + 1, scanned, TextSource.OCR))
             elif usable or (len(text.strip()) >= MIN_PAGE_CHARS):
                 pages.append(Page(index + 1, text, TextSource.PDF))
@@ -160,6 +162,7 @@ def text_quality(text: str) -> float:
     return good / len(tokens)
 
 
+@functools.lru_cache(maxsize=1)
 def ocr_available() -> bool:
     return shutil.which("tesseract") is not None
 
