@@ -31,7 +31,8 @@ MIN_RULE_OBJECTS = 8
 
 
 def read_document(
-    path: str | Path, *, max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES, ocr: str = "auto"
+    path: str | Path, *, max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES, ocr: str = "auto",
+    ocr_pages: frozenset[int] = frozenset(),
 ) -> Document:
     """Read a .txt or .pdf report into a Document, page by page.
 
@@ -50,17 +51,23 @@ def read_document(
             path, f"file too large: {size / 1e6:.1f} MB (limit {max_bytes / 1e6:.0f} MB)"
         )
     data = path.read_bytes()
-    return read_bytes(data, str(path), max_pages=max_pages, ocr=ocr)
+    return read_bytes(data, str(path), max_pages=max_pages, ocr=ocr, ocr_pages=ocr_pages)
 
 
-def read_bytes(data: bytes, source: str, *, max_pages: int = MAX_PAGES, ocr: str = "auto") -> Document:
-    """Read report bytes; the kind (PDF or text) is decided by content, not by name."""
+def read_bytes(
+    data: bytes, source: str, *, max_pages: int = MAX_PAGES, ocr: str = "auto",
+    ocr_pages: frozenset[int] = frozenset(),
+) -> Document:
+    """Read report bytes; the kind (PDF or text) is decided by content, not by name.
+
+    `ocr_pages`: page numbers (from 1) to read with OCR whatever their text layer is like.
+    """
     if not data:
         raise UnreadableDocument(source, "empty file (0 bytes)")
     if data[:1024].lstrip()[:5] == b"%PDF-":
         if ocr not in OCR_MODES:
             raise ValueError(f"ocr must be one of {sorted(OCR_MODES)}")
-        return _read_pdf(data, source, max_pages, ocr)
+        return _read_pdf(data, source, max_pages, ocr, ocr_pages)
     if source.lower().endswith(tuple(PDF_SUFFIXES)):
         raise UnreadableDocument(source, "not a PDF: the file has a .pdf name but no PDF header")
     text = decode_text(data, source)
@@ -96,7 +103,9 @@ def _looks_binary(text: str) -> bool:
     return controls > max(8, len(sample) // 100)
 
 
-def _read_pdf(data: bytes, source: str, max_pages: int, ocr: str = "auto") -> Document:
+def _read_pdf(
+    data: bytes, source: str, max_pages: int, ocr: str = "auto", ocr_pages: frozenset[int] = frozenset()
+) -> Document:
     import pypdfium2 as pdfium
 
     try:
@@ -123,11 +132,13 @@ def _read_pdf(data: bytes, source: str, max_pages: int, ocr: str = "auto") -> Do
                 quality = text_quality(text)
                 usable = len(text.strip()) >= MIN_PAGE_CHARS and quality >= MIN_QUALITY
                 scanned = None
-                if ocr == "always" or (ocr == "auto" and not usable):
+                forced = ocr == "always" or index + 1 in ocr_pages
+                if forced or (ocr == "auto" and not usable):
                     scanned = ocr_page(page)
             finally:
                 page.close()
-            if scanned is not None and (ocr == "always" or not usable and text_quality(scanned) > quality):
+            if scanned is not None and (forced and len(scanned.strip()) >= MIN_PAGE_CHARS
+                                        or not usable and text_quality(scanned) > quality):
                 pages.append(Page(index + 1, scanned, TextSource.OCR))
             elif usable or (len(text.strip()) >= MIN_PAGE_CHARS):
                 pages.append(Page(index + 1, text, TextSource.PDF))
@@ -227,15 +238,14 @@ def _plumber_text(data: bytes, index: int) -> str:
             page = pdf.pages[0]
             tables = sorted(page.find_tables(), key=lambda t: t.bbox[1])
             parts: list[str] = []
-            top = 0.0
+            top = float("-inf")
             for table in tables:
                 x0, t_top, x1, t_bottom = table.bbox
                 if t_top > top:
                     parts.append(_crop_text(page, top, t_top))
                 parts.extend(_row_text(row) for row in table.extract() if any(row))
                 top = max(top, t_bottom)
-            if top < page.height:
-                parts.append(_crop_text(page, top, page.height))
+            parts.append(_crop_text(page, top, float("inf")))
             return "\n".join(p for p in parts if p.strip())
     except Exception as exc:  # pdfplumber raises many kinds; PDFium already read the page
         log.warning("page %d: layout rebuild failed (%s); using PDFium text", index + 1, type(exc).__name__)
@@ -243,7 +253,13 @@ def _plumber_text(data: bytes, index: int) -> str:
 
 
 def _crop_text(page, top: float, bottom: float) -> str:
-    region = page.crop((0, max(0.0, top), page.width, min(page.height, bottom)), strict=False)
+    """The text between two heights, lines rebuilt by position.
+
+    A filter, not ``page.crop``: in some scanned reports (dev corpus, Omnipage 12 output) every
+    character sits outside the page's box (top 860-1320 on a 792 pt page), and a crop would
+    drop them all. No small generated PDF reproduces this, so no unit test covers it.
+    """
+    region = page.filter(lambda obj: top <= obj.get("top", top) and obj.get("bottom", bottom) <= bottom)
     return region.extract_text(x_tolerance=2, y_tolerance=3) or ""
 
 

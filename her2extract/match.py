@@ -14,7 +14,7 @@ from .model import Assertion, PartFacts
 from .rules import DEFAULT_TIMEOUT, FIELD_ALIASES, Rule
 from .text import Part, Section, clean_string, find_spans
 
-STRUCTURE_FILES = frozenset({"sections", "assertions", "lexicon", "specimens"})
+STRUCTURE_FILES = frozenset({"sections", "assertions", "lexicon", "specimens", "markers"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,7 @@ class Matcher:
         self.part_rules = tuple(r for r in rules if r.file == "sections" and r.section == "part")
         self.trigger_rules = tuple(r for r in rules if r.file == "assertions")
         self.specimen_rules = tuple(r for r in rules if r.file == "specimens")
+        self.marker_rules = tuple(r for r in rules if r.file == "markers")
         self._token_rules = tuple(r for r in self.value_rules if r.kind == "tokens")
         self._nlp = None
         self._spacy_matcher = None
@@ -141,6 +142,11 @@ class Matcher:
                     size *= 10 if (found.get("unit") or "").lower() == "cm" else 1
                     sizes[label] = max(size, sizes.get(label, 0.0))
         return {label: PartFacts(sides.get(label, ""), sizes.get(label)) for label in sides.keys() | sizes.keys()}
+
+    def markers(self, text: str) -> set[str]:
+        """The markers the text names at all ("her2", "er", "pr")."""
+        return {dict(rule.value)["marker"] for rule in self.marker_rules
+                if rule.pattern.search(text, timeout=DEFAULT_TIMEOUT)}
 
     def triggers(self, text: str) -> list[Trigger]:
         out = []

@@ -8,13 +8,13 @@ import logging
 from pathlib import Path
 
 from .errors import Her2ExtractError, UnreadableDocument
-from .ingest import MAX_BYTES, MAX_PAGES, read_bytes, read_document
+from .ingest import MAX_BYTES, MAX_PAGES, ocr_available, read_bytes, read_document
 from .interpret import interpret
 from .match import Matcher, Trigger
-from .model import Document, Her2Record
+from .model import Document, Her2Record, Status, TextSource
 from .normalize import Context, build_record, to_mentions
 from .rules import load_rules
-from .text import clean_text
+from .text import clean_string, clean_text
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,70 @@ def extract_file(
     `ocr`: "auto" reads pages without a usable text layer with Tesseract, "always" every
     PDF page, "never" none.
     """
-    return extract_document(read_document(path, max_bytes=max_bytes, max_pages=max_pages, ocr=ocr), matcher)
+    return read_and_extract(path, matcher=matcher, max_bytes=max_bytes, max_pages=max_pages, ocr=ocr)[1]
+
+
+def read_and_extract(
+    path: str | Path, *, matcher: Matcher | None = None, max_bytes: int = MAX_BYTES,
+    max_pages: int = MAX_PAGES, ocr: str = "auto",
+) -> tuple[Document, Her2Record]:
+    """Extract one report file, with the document its evidence points into.
+
+    In "auto" mode, text-layer pages that name a marker the first reading found no result
+    for are read again with OCR; the OCR reading is kept when it fills more and contradicts
+    nothing (see better_reading), and then so is its document.
+    """
+    matcher = matcher or default_matcher()
+    document = read_document(path, max_bytes=max_bytes, max_pages=max_pages, ocr=ocr)
+    record = extract_document(document, matcher)
+    if ocr != "auto" or not ocr_available():
+        return document, record
+    pages = pages_to_reread(document, record, matcher)
+    if not pages:
+        return document, record
+    again = read_document(path, max_bytes=max_bytes, max_pages=max_pages, ocr=ocr, ocr_pages=pages)
+    chosen = better_reading(record, extract_document(again, matcher), pages)
+    return (document, record) if chosen is record else (again, chosen)
+
+
+# The results a second reading with OCR may fill; "pending" counts as open (a garbled
+# addendum heading can leave a result looking pending).
+_MARKER_STATUS = {"her2": "her2_status", "er": "er_status", "pr": "pr_status"}
+_OPEN = frozenset({Status.UNKNOWN, Status.PENDING})
+_CORE = ("her2_ihc_score", "her2_ish_ratio", "her2_ish_result", "her2_status",
+         "er_status", "er_percent", "pr_status", "pr_percent")
+
+
+def pages_to_reread(document: Document, record: Her2Record, matcher: Matcher) -> frozenset[int]:
+    """Text-layer pages that name a marker the record has no result for.
+
+    The text layers of scanned reports are old OCR; where one garbles a result ("HER2 (G/1+)",
+    a heading lost in noise), Tesseract on the page image often reads it.
+    """
+    open_markers = {m for m, name in _MARKER_STATUS.items() if getattr(record, name) in _OPEN}
+    if not open_markers:
+        return frozenset()
+    return frozenset(
+        page.number for page in document.pages
+        if page.source is TextSource.PDF and matcher.markers(clean_string(page.text).text) & open_markers
+    )
+
+
+def _filled(record: Her2Record, name: str) -> bool:
+    return getattr(record, name) not in (None, "", Status.UNKNOWN, Status.PENDING)
+
+
+def better_reading(first: Her2Record, second: Her2Record, pages: frozenset[int]) -> Her2Record:
+    """The OCR reading when it fills more results and contradicts none of the first's."""
+    if second.status != "ok":
+        return first
+    if any(_filled(first, f) and getattr(second, f) != getattr(first, f) for f in _CORE):
+        return first
+    if sum(_filled(second, f) for f in _CORE) <= sum(_filled(first, f) for f in _CORE):
+        return first
+    listed = ", ".join(str(n) for n in sorted(pages))
+    note = f"ocr-reread: page(s) {listed} read again with OCR; the text layer gave no result there"
+    return dataclasses.replace(second, warnings=second.warnings + (note,))
 
 
 def extract_text(text: str, source: str = "<text>", matcher: Matcher | None = None) -> Her2Record:

@@ -26,8 +26,9 @@ FIELD_ALIASES = {
     "hr_percent": ("er_percent", "pr_percent"),
     "hr_intensity": ("er_intensity", "pr_intensity"),
 }
-# Group names of structure rules: a part's label, a tumour size and its unit, a side.
-STRUCTURE_GROUPS = frozenset({"label", "size", "unit", "side"})
+# Group names of structure rules: a part's label, a tumour size and its unit, a side, the marker
+# a marker name names (markers.toml).
+STRUCTURE_GROUPS = frozenset({"label", "size", "unit", "side", "marker"})
 ASSERTIONS = frozenset({"negated", "pending", "historical", "hypothetical", "boilerplate", "terminate", "in_situ"})
 DIRECTIONS = frozenset({"forward", "backward", "both"})
 # Closed keys (medspaCy style): a typo such as `exampels` is an error, not a silent no-op.

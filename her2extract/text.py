@@ -80,6 +80,74 @@ class MappedText:
         return MappedText("".join(pieces), index)
 
 
+# A two-column synoptic table flattened by the text layer: a run of labels with nothing after
+# their colons, then the same number of short values ("ESTROGEN RECEPTORS:\nPROGESTERONE
+# RECEPTORS:\nHER2/NEU:\npositive\npositive\n2+"). Four or more labels, so a heading pair
+# ("DIAGNOSIS:\nCOMMENT:") is never taken for a table.
+MIN_LABEL_RUN = 4
+MAX_VALUE_CHARS = 30
+_LABEL_ONLY = regex.compile(r"^[ \t]*[A-Za-z][^:\n]{1,80}:[ \t]*$")
+_SHORT_VALUE = regex.compile(rf"^[ \t]*[^\s:][^\n]{{0,{MAX_VALUE_CHARS - 1}}}$")
+
+
+def rejoin_label_columns(mapped: MappedText) -> MappedText:
+    """Put each value of a flattened label/value table back after its label (offsets kept).
+
+    The N lines right after a run of N labels are taken as the values, in order, when every
+    one of them is short and none is itself a label. A value line may hold one colon
+    ("Other: N/A").
+    """
+    text = mapped.text
+    if text.count(":\n") < MIN_LABEL_RUN:
+        return mapped
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    for line in text.split("\n"):
+        bounds.append((start, start + len(line)))
+        start += len(line) + 1
+    lines = [text[a:b] for a, b in bounds]
+    is_label = [bool(_LABEL_ONLY.match(ln)) for ln in lines]
+    order: list[tuple[int, int] | tuple[tuple[int, int], tuple[int, int]]] = []
+    i = 0
+    changed = False
+    while i < len(lines):
+        j = i
+        while j < len(lines) and is_label[j]:
+            j += 1
+        run = j - i
+        values = lines[j:j + run]
+        if (run >= MIN_LABEL_RUN and len(values) == run
+                and all(_SHORT_VALUE.match(v) and not is_label[j + k] and v.count(":") <= 1
+                        for k, v in enumerate(values))):
+            order.extend((bounds[i + k], bounds[j + k]) for k in range(run))
+            i = j + run
+            changed = True
+        else:
+            order.extend(bounds[i:max(j, i + 1)])
+            i = max(j, i + 1)
+    if not changed:
+        return mapped
+    pieces: list[str] = []
+    index: list[int] = []
+    for n, item in enumerate(order):
+        if n:
+            pieces.append("\n")
+            index.append(index[-1] if index else 0)
+        if isinstance(item[0], tuple):
+            (la, lb), (va, vb) = item
+            label, value = text[la:lb].rstrip(), text[va:vb].strip()
+            vstart = va + (len(text[va:vb]) - len(text[va:vb].lstrip()))
+            pieces.extend((label, " ", value))
+            index.extend(mapped.index[la:la + len(label)])
+            index.append(mapped.index[vstart] if vstart < len(mapped.index) else index[-1])
+            index.extend(mapped.index[vstart:vstart + len(value)])
+        else:
+            a, b = item
+            pieces.append(text[a:b])
+            index.extend(mapped.index[a:b])
+    return MappedText("".join(pieces), index)
+
+
 def _convert_char(ch: str) -> str:
     mapped = _CHAR_MAP.get(ch)
     if mapped is not None:
@@ -121,8 +189,12 @@ class CleanText:
         """Map a cleaned span to (page number, start, end) in that page's original text."""
         if not self.index:
             return 1, 0, 0
-        o_start = self.index[min(start, len(self.index) - 1)]
-        o_end = self.index[min(max(end - 1, start), len(self.index) - 1)] + 1
+        last = len(self.index) - 1
+        o_start = self.index[min(start, last)]
+        o_end = self.index[min(max(end - 1, start), last)] + 1
+        if o_end <= o_start:  # the span crosses lines that rejoin_label_columns moved
+            span = self.index[min(start, last):min(max(end, start + 1), last + 1)]
+            o_start, o_end = min(span), max(span) + 1
         page = bisect.bisect_right(self.page_starts, o_start)
         base = self.page_starts[page - 1]
         return page, o_start - base, o_end - base
@@ -192,6 +264,7 @@ def clean_string(
     if furniture is not None:
         mapped = mapped.sub(furniture, "")
     mapped = mapped.sub(_PAGE_LINE, "")
+    mapped = rejoin_label_columns(mapped)
     for pattern, replacement in _REPAIRS:
         mapped = mapped.sub(pattern, replacement)
     return CleanText(mapped.text, original, tuple(mapped.index), page_starts)

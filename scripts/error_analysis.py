@@ -18,6 +18,7 @@ Report text is printed to the terminal only; nothing is written to disk.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import sys
@@ -34,6 +35,21 @@ FIELDS = [
     "her2_ish_cep17_copies", "her2_ish_cells", "her2_ish_result", "her2_reported", "er_percent",
     "er_intensity", "er_allred", "pr_percent", "pr_intensity", "pr_allred", "ki67_percent",
 ]
+
+
+DERIVED = ["her2_status", "er_status", "pr_status", "subtype"]
+
+
+def load_scorer(labels: Path):
+    """The corpus's score.py (next to the labels or above them), for the derived columns' answers."""
+    for folder in labels.resolve().parents:
+        script = folder / "score.py"
+        if script.is_file():
+            spec = importlib.util.spec_from_file_location("corpus_score", script)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+    return None
 
 
 def canon(value: str) -> str:
@@ -70,6 +86,10 @@ def main() -> int:
         if line.strip():
             row = json.loads(line)
             gold[row["id"]] = row
+    scorer = load_scorer(args.labels)
+    if scorer is None and any(f in DERIVED for f in fields):
+        print("no score.py found above the labels: derived columns are skipped", file=sys.stderr)
+        fields = [f for f in fields if f not in DERIVED]
     matcher = default_matcher()
     groups: dict[str, list[str]] = defaultdict(list)
     for path in sorted(p for p in args.reports.iterdir() if p.suffix.lower() in SUFFIXES):
@@ -82,9 +102,14 @@ def main() -> int:
             continue
         row = to_row(record)
         text = clean_text(read_document(path)).text
+        derived = scorer.derived_options(gold[key]) if scorer else {}
         for field in fields:
-            accepted = {canon(v) for v in gold[key].get(field, [])} or {""}
-            got = canon(row.get(field, ""))
+            if field in derived:  # score.py's own answers and spelling for the derived columns
+                accepted = {a.replace(" ", "") for a in derived[field]}
+                got = scorer.norm(row.get(field, "")).replace(" ", "")
+            else:
+                accepted = {canon(v) for v in gold[key].get(field, [])} or {""}
+                got = canon(row.get(field, ""))
             if got in accepted or (not got and "" in accepted):
                 continue
             if got:

@@ -18,6 +18,13 @@ Source markup (one instruction per line):
 * ``| A | B |`` -- a table row with bordered cells.  Two cells give a
   label/value table (narrow label column); more cells give equal columns.
   Consecutive row lines form one table.
+* ``:: LABEL :: VALUE`` -- a row of a borderless two-column table, written the way
+  some scanners' text layers hold it: every label of the block first, then every
+  value (so a PDF reader emits the labels, then the values).
+* ``@scan`` -- the PDF becomes a scan: every page is rendered to a 200 dpi image and
+  only the image is kept.  A sidecar ``NAME.layer`` file, when present, is written over
+  the image as an invisible text layer (a scanner's own, possibly garbled, OCR);
+  ``=== page ===`` separates its pages.
 * an empty line -- a small vertical gap.
 * any other line -- paragraph text, wrapped to the page width.  Leading
   spaces are kept, so ``@font courier`` can show aligned text tables.
@@ -55,13 +62,14 @@ class Settings:
     size: float = 10.0
     header: str = ""
     footer: str = ""
+    scan: bool = False
 
 
 @dataclass
 class Block:
     """One unit of content: a paragraph, heading, table, gap or page break."""
 
-    kind: str  # "text", "heading", "table", "gap", "page"
+    kind: str  # "text", "heading", "table", "columns", "gap", "page"
     lines: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
 
@@ -113,6 +121,12 @@ def parse_source(text: str) -> tuple[Settings, list[Block]]:
             blocks.append(Block("page"))
         elif stripped.startswith("## "):
             blocks.append(Block("heading", lines=[stripped[3:]]))
+        elif stripped.startswith("::"):
+            row = [cell.strip() for cell in stripped[2:].split("::", 1)]
+            if blocks and blocks[-1].kind == "columns":
+                blocks[-1].rows.append(row)
+            else:
+                blocks.append(Block("columns", rows=[row]))
         elif stripped.startswith("|") and stripped.endswith("|") and len(stripped) > 1:
             row = parse_table_row(stripped)
             if blocks and blocks[-1].kind == "table":
@@ -138,6 +152,8 @@ def apply_setting(settings: Settings, line: str) -> None:
         settings.header = value
     elif name == "footer":
         settings.footer = value
+    elif name == "scan":
+        settings.scan = True
     else:
         raise ValueError(f"unknown setting: @{name}")
 
@@ -172,6 +188,21 @@ def write_table(pdf: ReportPDF, rows: list[list[str]]) -> None:
     pdf.ln(1)
 
 
+def write_columns(pdf: ReportPDF, rows: list[list[str]]) -> None:
+    """Labels at the left margin, then values at 90 mm, on the same lines (labels drawn first)."""
+    settings = pdf.settings
+    pdf.set_font(settings.font, "", settings.size)
+    height = line_height(settings)
+    top = pdf.get_y()
+    for n, (label, *_) in enumerate(rows):
+        pdf.set_xy(pdf.l_margin, top + n * height)
+        pdf.cell(80, height, label)
+    for n, row in enumerate(rows):
+        pdf.set_xy(pdf.l_margin + 80, top + n * height)
+        pdf.cell(0, height, row[1] if len(row) > 1 else "")
+    pdf.set_xy(pdf.l_margin, top + len(rows) * height)
+
+
 def render(settings: Settings, blocks: list[Block]) -> ReportPDF:
     """Lay out all blocks into a new PDF document."""
     pdf = ReportPDF(settings)
@@ -190,6 +221,8 @@ def render(settings: Settings, blocks: list[Block]) -> ReportPDF:
             write_text(pdf, block.lines[0], bold=True)
         elif block.kind == "table":
             write_table(pdf, block.rows)
+        elif block.kind == "columns":
+            write_columns(pdf, block.rows)
         else:
             write_text(pdf, block.lines[0])
     return pdf
@@ -201,8 +234,45 @@ def build_one(source: Path, output_dir: Path) -> Path:
     text.encode("latin-1")  # fail early on characters the core fonts lack
     settings, blocks = parse_source(text)
     target = output_dir / f"{source.stem}.pdf"
-    render(settings, blocks).output(str(target))
+    data = bytes(render(settings, blocks).output())
+    if settings.scan:
+        layer = source.with_suffix(".layer")
+        data = as_scan(data, layer.read_text(encoding="utf-8") if layer.exists() else "")
+    target.write_bytes(data)
     return target
+
+
+SCAN_DPI = 200
+
+
+def as_scan(data: bytes, layer: str) -> bytes:
+    """The PDF as a scanner makes it: page images, with an invisible text layer if given."""
+    import io
+
+    import pypdfium2 as pdfium
+    from fpdf.enums import TextMode
+
+    source = pdfium.PdfDocument(data)
+    layers = layer.split(PAGE_BREAK) if layer.strip() else []
+    scan = FPDF(orientation="P", unit="mm", format="A4")
+    scan.set_creation_date(FIXED_DATE)
+    scan.set_title("Sample pathology report (fictional, scanned)")
+    scan.set_auto_page_break(auto=False)
+    for index in range(len(source)):
+        bitmap = source[index].render(scale=SCAN_DPI / 72, grayscale=True)
+        image = io.BytesIO()
+        bitmap.to_pil().save(image, format="PNG")
+        scan.add_page()
+        scan.image(image, x=0, y=0, w=scan.w, h=scan.h)
+        if index < len(layers):
+            scan.set_font("courier", "", 9)
+            scan.text_mode = TextMode.INVISIBLE
+            scan.set_xy(15, 15)
+            for line in layers[index].strip("\n").splitlines():
+                scan.cell(0, 4.5, line, new_x="LMARGIN", new_y="NEXT")
+            scan.text_mode = TextMode.FILL
+    source.close()
+    return bytes(scan.output())
 
 
 def main() -> None:

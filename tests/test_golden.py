@@ -11,9 +11,8 @@ import json
 from collections import Counter
 
 from her2extract.export import to_row
-from her2extract.ingest import read_document
 from her2extract.model import CSV_COLUMNS
-from her2extract.pipeline import extract_file
+from her2extract.pipeline import extract_file, read_and_extract
 from her2extract.text import clean_string, clean_text
 
 
@@ -36,8 +35,7 @@ def test_sample_report_matches_golden(report):
 
 
 def test_sample_report_evidence_points_at_its_text(report):
-    record = extract_file(report)
-    document = read_document(report)
+    document, record = read_and_extract(report)
     clean = clean_text(document)
     for ev in record.evidence:
         assert clean.text[ev.start:ev.end] == ev.text, (ev.field, ev.rule_id)

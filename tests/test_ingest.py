@@ -209,3 +209,52 @@ def test_text_quality_tells_words_from_junk():
 
     assert text_quality("Invasive ductal carcinoma, estrogen receptor positive") > 0.6
     assert text_quality("IIIIIII IIIII llll IIII ||| IIIIII") < 0.3
+
+
+def _scan_with_layer(tmp_path, lines, layer):
+    """A scan (picture of `lines`) carrying an invisible text layer `layer`, like an old scanner's OCR."""
+    from fpdf.enums import TextMode
+
+    picture = _scanned_pdf(tmp_path, lines)
+    import pypdfium2 as pdfium
+
+    bitmap = pdfium.PdfDocument(picture)[0].render(scale=200 / 72, grayscale=True)
+    image = tmp_path / "page.png"
+    bitmap.to_pil().save(image)
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.image(str(image), x=0, y=0, w=pdf.w, h=pdf.h)
+    pdf.set_font("courier", "", 9)
+    pdf.text_mode = TextMode.INVISIBLE
+    for line in layer:
+        pdf.cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
+    path = tmp_path / "layered.pdf"
+    pdf.output(str(path))
+    return path
+
+
+def test_ocr_pages_forces_ocr_on_a_page_with_a_text_layer(tmp_path):
+    path = _scan_with_layer(tmp_path, ["HER2 (IHC): 3+ POSITIVE"], ["HER2 (IHC): FOS!T!VE, SC0RE B+ and more words here"])
+    assert read_document(path).pages[0].source is TextSource.PDF
+    forced = read_document(path, ocr_pages=frozenset({1}))
+    assert forced.pages[0].source is TextSource.OCR
+    assert "3+" in forced.pages[0].text
+    assert read_document(path, ocr="never", ocr_pages=frozenset({1})).pages[0].source is TextSource.OCR
+
+
+def test_garbled_text_layer_is_read_again_with_ocr(tmp_path):
+    from her2extract.pipeline import read_and_extract
+
+    path = _scan_with_layer(
+        tmp_path,
+        ["ESTROGEN RECEPTOR: POSITIVE (90%)", "HER2 (IHC): 3+ POSITIVE"],
+        ["ESTROGEN RECEPTOR: POSITIVE (90%)", "HER2 (IHC): FOS!T!VE, SC0RE B+"],
+    )
+    document, record = read_and_extract(path)
+    assert record.her2_ihc_score == "3+" and str(record.er_percent) == "90"
+    assert document.pages[0].source is TextSource.OCR
+    assert any(w.startswith("ocr-reread: page(s) 1") for w in record.warnings)
+    # with OCR off, the garbled layer is all there is: no HER2 value, and nothing invented
+    _, never = read_and_extract(path, ocr="never")
+    assert never.her2_ihc_score is None and str(never.er_percent) == "90"
+

@@ -218,3 +218,44 @@ def test_page_furniture_is_dropped_but_a_repeated_result_is_kept():
                                           ("Block A1O", "Block A1O"), ("HER2/CEP17 ratio 1.4", "HER2/CEP17 ratio 1.4")])
 def test_clean_string_repairs_letters_read_for_digits_in_percents(raw, cleaned):
     assert clean_string(raw).text == cleaned
+
+
+# --- flattened label/value tables --------------------------------------------------------
+
+FLATTENED = (
+    "SYNOPTIC SUMMARY\nT STAGE, PATHOLOGIC:\nN STAGE, PATHOLOGIC:\nESTROGEN RECEPTORS:\n"
+    "PROGESTERONE RECEPTORS:\nHER2/NEU:\nOther: N/A\npT1c\npositive\nnegative\n2+\nmm\nSigned: Dr. X"
+)
+
+
+def test_flattened_label_column_gets_its_values_back():
+    clean = clean_string(FLATTENED)
+    lines = clean.text.splitlines()
+    assert "T STAGE, PATHOLOGIC: Other: N/A" in lines
+    assert "ESTROGEN RECEPTORS: positive" in lines
+    assert "PROGESTERONE RECEPTORS: negative" in lines
+    assert "HER2/NEU: 2+" in lines
+    assert lines[-2:] == ["mm", "Signed: Dr. X"]  # lines after the table stay where they were
+
+
+def test_rejoined_values_still_point_at_their_original_characters():
+    clean = clean_string(FLATTENED)
+    at = clean.text.index("HER2/NEU: 2+") + len("HER2/NEU: ")
+    page, start, end = clean.locate(at, at + 2)
+    assert FLATTENED[start:end] == "2+"
+    # a span across a moved line maps to an ordered range that holds both pieces
+    label = clean.text.index("HER2/NEU: 2+")
+    page, start, end = clean.locate(label, at + 2)
+    assert start < end and "HER2/NEU:" in FLATTENED[start:end] and "2+" in FLATTENED[start:end]
+
+
+@pytest.mark.parametrize("text", [
+    # three labels only: could be headings
+    "DIAGNOSIS:\nCOMMENT:\nNOTE:\npositive\nnegative\n2+",
+    # fewer value lines than labels before the next label
+    "A STAGE:\nB STAGE:\nER:\nPR:\npositive\nnegative\nHER2:",
+    # a value line too long to be a table cell
+    "A STAGE:\nB STAGE:\nER:\nPR:\npT2\npN0\npositive in most of the tumour cells, strong\nnegative",
+])
+def test_label_runs_that_are_not_flattened_tables_stay_as_they_are(text):
+    assert clean_string(text).text == text
