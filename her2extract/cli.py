@@ -141,62 +141,99 @@ def batch(
     patterns: PatternsOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
     ocr: OcrOption = OcrMode.auto,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", "-w", min=1, help="Worker processes (default: the number of CPU cores).")] = None,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=1, help="Seconds one file may take before it becomes an error row.")] = 600.0,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Keep the rows an interrupted run wrote (same path and content) and do the rest.")] = False,
 ) -> None:
-    """Extract every report under the given paths into one CSV row per file."""
-    from .export import write_csv, write_jsonl
-    from .pipeline import safe_extract
+    """Extract every report under the given paths into one CSV row per file.
 
-    matcher = _matcher(patterns)
+    Rows are written as files finish; OUTPUT.progress records which files are done, so a
+    killed run can be finished with --resume.
+    """
+    from .batch import run_batch
+
+    _matcher(patterns)  # a bad pattern file stops the run here, before any worker starts
     files = list(iter_inputs(inputs))
     if not files:
         typer.echo("error: no .pdf or .txt files found", err=True)
         raise typer.Exit(2)
-    records = []
-    show_bar = not quiet and sys.stderr.isatty()
-    if show_bar:
-        from rich.progress import Progress
+    options = dict(jsonl=jsonl, workers=workers, timeout=timeout, resume=resume, ocr=ocr.value,
+                   patterns=str(patterns) if patterns else None)
+    if not quiet and sys.stderr.isatty():
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
 
-        with Progress(transient=True) as progress:
-            task = progress.add_task("Extracting", total=len(files))
-            for path in files:
-                records.append(safe_extract(path, matcher=matcher, ocr=ocr.value))
+        columns = (TextColumn("Extracting"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]}"),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+        with Progress(*columns, transient=True) as progress:
+            task = progress.add_task("extract", total=len(files), rate="")
+
+            def advance(_result) -> None:
                 progress.advance(task)
+                speed = progress.tasks[0].speed
+                progress.update(task, rate=f"{speed:.1f} files/s" if speed else "")
+
+            summary = run_batch(files, output, on_done=advance, **options)
+    elif not quiet:
+        summary = run_batch(files, output, on_done=_plain_progress(len(files)), **options)
     else:
-        records = [safe_extract(path, matcher=matcher, ocr=ocr.value) for path in files]
-    write_csv(records, output)
-    if jsonl:
-        write_jsonl(records, jsonl)
-    failed = [r for r in records if r.status != "ok"]
+        summary = run_batch(files, output, **options)
     if not quiet:
-        typer.echo(render_batch_summary(records, output))
-    for r in failed:
-        typer.echo(f"error: {r.source}: {r.error}", err=True)
-    if failed:
+        typer.echo(render_batch_summary(summary, output))
+    for source, error in summary.errors:
+        typer.echo(f"error: {source}: {error}", err=True)
+    if summary.errors:
         raise typer.Exit(1)
 
 
-def render_batch_summary(records, output: Path) -> str:
-    """A short table: files, errors, and how many reports gave each main value."""
+PLAIN_PROGRESS_SECONDS = 10.0
+
+
+def _plain_progress(total: int):
+    """Progress for logs and pipes: one line every PLAIN_PROGRESS_SECONDS, and at the end."""
+    import time
+
+    started = last = time.monotonic()
+    done = 0
+
+    def advance(_result) -> None:
+        nonlocal done, last
+        done += 1
+        now = time.monotonic()
+        if now - last >= PLAIN_PROGRESS_SECONDS or done == total:
+            rate = done / max(now - started, 1e-9)
+            eta = (total - done) / rate if rate else 0.0
+            typer.echo(f"{done}/{total} files, {rate:.1f} files/s, ETA {eta:.0f} s", err=True)
+            last = now
+
+    return advance
+
+
+def render_batch_summary(summary, output: Path) -> str:
+    """A short table: files, errors, pages OCR'd, and how many reports gave each main value."""
     from rich.console import Console
     from rich.table import Table
 
-    from .export import to_row
-
-    rows = [to_row(r) for r in records]
-    ok = [r for r in rows if r["status"] == "ok"]
     table = Table()
     table.add_column("value")
     table.add_column("reports", justify="right")
-    table.add_row("read ok", str(len(ok)))
-    table.add_row("errors", str(len(rows) - len(ok)))
+    table.add_row("read ok", str(summary.ok))
+    table.add_row("errors", str(len(summary.errors)))
+    if summary.skipped:
+        table.add_row("done before (--resume)", str(summary.skipped))
+    table.add_row("pages OCR'd", str(summary.ocr_pages))
     for label, name in (("HER2 IHC score", "her2_ihc_score"), ("HER2 ISH result", "her2_ish_result"),
                         ("HER2 status", "her2_status"), ("ER status", "er_status"),
                         ("PR status", "pr_status"), ("Ki-67", "ki67_percent")):
-        table.add_row(label, str(sum(1 for r in ok if r[name] not in ("", "unknown"))))
+        table.add_row(label, str(summary.filled.get(name, 0)))
     console = Console(width=100)
     with console.capture() as capture:
         console.print(table)
-    return f"{len(rows)} file(s) -> {output}\n" + capture.get().rstrip()
+    return f"{summary.files} file(s) -> {output}\n" + capture.get().rstrip()
 
 
 def main() -> None:  # pragma: no cover - the console-script entry point

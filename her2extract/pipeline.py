@@ -145,17 +145,25 @@ def extract(path: str | Path, **kwargs) -> Her2Record:
 def safe_extract(path: str | Path, *, matcher: Matcher | None = None, max_bytes: int = MAX_BYTES,
                  max_pages: int = MAX_PAGES, ocr: str = "auto") -> Her2Record:
     """Extract one file; a bad file becomes an error record instead of an exception."""
+    return safe_read_and_extract(path, matcher=matcher, max_bytes=max_bytes, max_pages=max_pages, ocr=ocr)[1]
+
+
+def safe_read_and_extract(
+    path: str | Path, *, matcher: Matcher | None = None, max_bytes: int = MAX_BYTES,
+    max_pages: int = MAX_PAGES, ocr: str = "auto",
+) -> tuple[Document | None, Her2Record]:
+    """read_and_extract that never raises: a bad file gives (None, an error record)."""
     try:
-        return extract_file(path, matcher=matcher, max_bytes=max_bytes, max_pages=max_pages, ocr=ocr)
+        return read_and_extract(path, matcher=matcher, max_bytes=max_bytes, max_pages=max_pages, ocr=ocr)
     except UnreadableDocument as exc:
-        return error_record(str(path), exc.reason)
+        return None, error_record(str(path), exc.reason)
     except Her2ExtractError as exc:
-        return error_record(str(path), str(exc))
+        return None, error_record(str(path), str(exc))
     except TimeoutError:
-        return error_record(str(path), "time-out: a pattern took too long on this file")
+        return None, error_record(str(path), "time-out: a pattern took too long on this file")
     except Exception as exc:  # a bug must cost one row, never the batch (DESIGN.md: bad input)
         log.error("internal error (%s) while extracting one file", type(exc).__name__)
-        return error_record(str(path), f"internal error: {type(exc).__name__}")
+        return None, error_record(str(path), f"internal error: {type(exc).__name__}")
 
 
 def error_record(source: str, reason: str) -> Her2Record:

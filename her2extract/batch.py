@@ -1,0 +1,267 @@
+"""Batch runs over many files: a process pool, rows streamed to disk, resumable, time-limited.
+
+One row per input file, always: a file that fails, hangs past ``timeout`` or kills its worker
+becomes an error row, and the run goes on. Rows are written as files finish (in finishing
+order), each as one complete line, so memory stays flat and an interrupted run leaves a
+readable CSV. A sidecar ``OUTPUT.progress`` lists the path and content hash of every file
+whose row is written; ``resume=True`` skips those (when their content is unchanged) and
+finishes the rest.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+from concurrent.futures import FIRST_COMPLETED, TimeoutError as FutureTimeout, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .model import CSV_COLUMNS
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 600.0  # seconds per file: OCR of a long scan takes minutes, a hang forever
+IN_FLIGHT_PER_WORKER = 4  # tasks queued per worker: enough to keep workers busy, memory flat
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """What a worker sends back for one file: small, picklable, ready to write."""
+
+    path: str
+    digest: str
+    row: dict[str, str]
+    json_line: str | None
+    ocr_pages: int
+
+
+@dataclass
+class BatchSummary:
+    files: int = 0
+    skipped: int = 0  # already written by an earlier run (--resume)
+    ok: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    ocr_pages: int = 0
+    filled: dict[str, int] = field(default_factory=dict)
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's content ("" when it cannot be read)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+# --- the worker side -------------------------------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def init_worker(patterns: str | None, ocr: str, with_json: bool) -> None:
+    """Load the rules once per worker process; Tesseract gets one thread per process."""
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    from .pipeline import default_matcher
+
+    _WORKER.update(matcher=default_matcher(patterns), ocr=ocr, with_json=with_json)
+
+
+def process_file(path: str) -> FileResult:
+    """Extract one file in a worker (after init_worker); never raises for a bad file."""
+    from .export import to_json, to_row
+    from .model import TextSource
+    from .pipeline import safe_read_and_extract
+
+    if not _WORKER:
+        init_worker(None, "auto", False)
+    document, record = safe_read_and_extract(path, matcher=_WORKER["matcher"], ocr=_WORKER["ocr"])
+    ocr_pages = sum(1 for p in document.pages if p.source is TextSource.OCR) if document else 0
+    line = json.dumps(to_json(record), ensure_ascii=False) if _WORKER["with_json"] else None
+    return FileResult(path, file_digest(path), to_row(record), line, ocr_pages)
+
+
+def failed_result(path: str, reason: str, with_json: bool) -> FileResult:
+    """The error row of a file whose worker timed out or died."""
+    from .export import to_json, to_row
+    from .model import Her2Record
+
+    record = Her2Record(source=path, status="error", error=reason)
+    line = json.dumps(to_json(record), ensure_ascii=False) if with_json else None
+    return FileResult(path, file_digest(path), to_row(record), line, 0)
+
+
+# --- the writer side -------------------------------------------------------------------------
+
+class RowWriter:
+    """Appends complete rows to the CSV (and JSONL), and the path + hash to the progress file."""
+
+    def __init__(self, output: Path, jsonl: Path | None, resume: bool,
+                 digest: Callable[[str], str] = file_digest) -> None:
+        self.output, self.jsonl = Path(output), jsonl
+        self.progress_path = Path(f"{output}.progress")
+        self.done: dict[str, str] = {}
+        if resume and self.output.exists() and self.progress_path.exists():
+            self.done = self._recover(digest)
+        else:
+            self._start_fresh()
+        self._csv = open(self.output, "a", encoding="utf-8", newline="")
+        self._json = open(self.jsonl, "a", encoding="utf-8") if self.jsonl else None
+        self._progress = open(self.progress_path, "a", encoding="utf-8")
+
+    def _start_fresh(self) -> None:
+        self.output.write_text(_csv_line(dict(zip(CSV_COLUMNS, CSV_COLUMNS))), encoding="utf-8")
+        if self.jsonl:
+            self.jsonl.write_text("", encoding="utf-8")
+        self.progress_path.write_text("", encoding="utf-8")
+
+    def _recover(self, digest: Callable[[str], str]) -> dict[str, str]:
+        """Files finished by the killed run: rows whose path is in the progress file with the
+        file's present content hash.
+
+        A row written but not yet in the progress file, a half-written last line, or the row
+        of a file changed since, is dropped and redone.
+        """
+        done: dict[str, str] = {}
+        for line in self.progress_path.read_text(encoding="utf-8").splitlines():
+            entry = line.split("\t")
+            if len(entry) == 2 and entry[1] and digest(entry[0]) == entry[1]:
+                done[entry[0]] = entry[1]
+        rows = _complete_rows(self.output.read_text(encoding="utf-8"))
+        kept = [r for r in rows if r.get("source") in done]
+        done = {k: v for k, v in done.items() if any(r.get("source") == k for r in kept)}
+        self.output.write_text(_csv_line(dict(zip(CSV_COLUMNS, CSV_COLUMNS)))
+                               + "".join(_csv_line(r) for r in kept), encoding="utf-8")
+        if self.jsonl:
+            lines = self.jsonl.read_text(encoding="utf-8").splitlines(keepends=True) if self.jsonl.exists() else []
+            keep = []
+            for line in lines:
+                try:
+                    source = json.loads(line).get("source") if line.endswith("\n") else None
+                except json.JSONDecodeError:
+                    source = None
+                if source in done:
+                    keep.append(line)
+            self.jsonl.write_text("".join(keep), encoding="utf-8")
+        self.progress_path.write_text("".join(f"{k}\t{v}\n" for k, v in done.items()), encoding="utf-8")
+        return done
+
+    def write(self, result: FileResult) -> None:
+        self._csv.write(_csv_line(result.row))
+        self._csv.flush()
+        if self._json and result.json_line is not None:
+            self._json.write(result.json_line + "\n")
+            self._json.flush()
+        self._progress.write(f"{result.path}\t{result.digest}\n")
+        self._progress.flush()
+
+    def close(self) -> None:
+        for handle in (self._csv, self._json, self._progress):
+            if handle:
+                handle.close()
+
+
+def _csv_line(row: dict[str, str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([row.get(c, "") for c in CSV_COLUMNS])
+    return buffer.getvalue()
+
+
+def _complete_rows(text: str) -> list[dict[str, str]]:
+    """The CSV's data rows, without a half-written last line."""
+    if not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    rows = list(csv.DictReader(io.StringIO(text)))
+    return [r for r in rows if None not in r and all(v is not None for v in r.values())]
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+def run_batch(
+    files: Iterable[Path], output: Path, *, jsonl: Path | None = None, workers: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT, resume: bool = False, ocr: str = "auto",
+    patterns: str | None = None, on_done: Callable[[FileResult | None], None] | None = None,
+) -> BatchSummary:
+    """Extract every file into one row each, in `workers` processes (1: in this process)."""
+    writer = RowWriter(output, jsonl, resume)
+    summary = BatchSummary()
+    todo: list[str] = []
+    for path in files:
+        summary.files += 1
+        key = str(path)
+        if key in writer.done:
+            summary.skipped += 1
+            if on_done:
+                on_done(None)
+            continue
+        todo.append(key)
+
+    def record(result: FileResult) -> None:
+        writer.write(result)
+        if result.row["status"] == "ok":
+            summary.ok += 1
+        else:
+            summary.errors.append((result.path, result.row["error"]))
+        summary.ocr_pages += result.ocr_pages
+        for name in ("her2_ihc_score", "her2_ish_result", "her2_status", "er_status", "pr_status", "ki67_percent"):
+            if result.row.get(name) not in ("", "unknown", None):
+                summary.filled[name] = summary.filled.get(name, 0) + 1
+        if on_done:
+            on_done(result)
+
+    try:
+        workers = workers or os.cpu_count() or 1
+        if workers == 1:
+            _run_here(todo, patterns, ocr, jsonl is not None, timeout, record)
+        else:
+            _run_pool(todo, workers, patterns, ocr, jsonl is not None, timeout, record)
+    finally:
+        writer.close()
+    return summary
+
+
+def _run_here(todo, patterns, ocr, with_json, timeout, record) -> None:
+    """One process: no pool to start; the time limit is not enforced (nothing to kill)."""
+    init_worker(patterns, ocr, with_json)
+    for path in todo:
+        record(process_file(path))
+
+
+def _run_pool(todo, workers, patterns, ocr, with_json, timeout, record) -> None:
+    from pebble import ProcessExpired, ProcessPool
+
+    pending: dict = {}
+    queue = iter(todo)
+    with ProcessPool(max_workers=workers, initializer=init_worker,
+                     initargs=(patterns, ocr, with_json)) as pool:
+        def fill() -> None:
+            while len(pending) < workers * IN_FLIGHT_PER_WORKER:
+                path = next(queue, None)
+                if path is None:
+                    return
+                pending[pool.schedule(process_file, args=(path,), timeout=timeout)] = path
+
+        fill()
+        while pending:
+            finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for future in finished:
+                path = pending.pop(future)
+                try:
+                    result = future.result()
+                except FutureTimeout:
+                    result = failed_result(path, f"timed out after {timeout:g} s", with_json)
+                except ProcessExpired as exc:
+                    result = failed_result(path, f"worker process died (exit code {exc.exitcode})", with_json)
+                except Exception as exc:  # a bug in one file's processing: that row only
+                    log.warning("unexpected %s while processing one file", type(exc).__name__)
+                    result = failed_result(path, f"internal error: {type(exc).__name__}", with_json)
+                record(result)
+            fill()

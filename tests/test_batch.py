@@ -1,0 +1,127 @@
+"""Batch runs: worker pool, per-file time limit, crashes, streaming rows and --resume."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from her2extract import pipeline
+from her2extract.batch import run_batch
+from her2extract.model import CSV_COLUMNS
+
+REPORT = "FINAL DIAGNOSIS:\nBreast, left, core biopsy: invasive ductal carcinoma.\nER: {er}%, strong.\nHER2 (IHC): {score}\n"
+
+
+def _reports(folder: Path, count: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n in range(count):
+        path = folder / f"r{n:04d}.txt"
+        path.write_text(REPORT.format(er=10 + n % 90, score=f"{n % 4}+" if n % 4 else "0"), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        assert tuple(reader.fieldnames) == CSV_COLUMNS
+        return list(reader)
+
+
+def _as_set(rows) -> set[tuple]:
+    return {tuple(sorted(r.items())) for r in rows}
+
+
+def test_pool_and_single_process_give_the_same_rows(tmp_path):
+    files = _reports(tmp_path / "in", 24) + [tmp_path / "in" / "empty.txt"]
+    files[-1].write_bytes(b"")
+    one = run_batch(files, tmp_path / "one.csv", workers=1)
+    two = run_batch(files, tmp_path / "two.csv", workers=2, jsonl=tmp_path / "two.jsonl")
+    assert one.files == two.files == 25 and one.ok == two.ok == 24
+    assert len(two.errors) == 1 and "empty" in two.errors[0][1]
+    assert _as_set(_rows(tmp_path / "one.csv")) == _as_set(_rows(tmp_path / "two.csv"))
+    assert len((tmp_path / "two.jsonl").read_text().splitlines()) == 25
+
+
+def _slow_or_dying(path, **kwargs):
+    """Stands in for the pipeline inside forked workers: one file hangs, one kills its worker."""
+    name = Path(path).name
+    if name.startswith("hang"):
+        time.sleep(120)
+    if name.startswith("crash"):
+        os._exit(3)
+    return _REAL(path, **kwargs)
+
+
+_REAL = pipeline.safe_read_and_extract
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="relies on fork to carry the stand-in into workers")
+def test_a_hanging_file_and_a_dying_worker_cost_one_row_each(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "safe_read_and_extract", _slow_or_dying)
+    files = _reports(tmp_path / "in", 6)
+    for name in ("hang.txt", "crash.txt"):
+        shutil.copy(files[0], tmp_path / "in" / name)
+    files += [tmp_path / "in" / "hang.txt", tmp_path / "in" / "crash.txt"]
+    started = time.monotonic()
+    summary = run_batch(files, tmp_path / "out.csv", workers=2, timeout=3)
+    assert time.monotonic() - started < 60
+    rows = {Path(r["source"]).name: r for r in _rows(tmp_path / "out.csv")}
+    assert len(rows) == 8 and summary.ok == 6
+    assert rows["hang.txt"]["status"] == "error" and "timed out after 3 s" in rows["hang.txt"]["error"]
+    assert rows["crash.txt"]["status"] == "error" and "worker process died" in rows["crash.txt"]["error"]
+
+
+def test_resume_after_a_torn_write_redoes_only_what_is_missing(tmp_path):
+    files = _reports(tmp_path / "in", 10)
+    out = tmp_path / "out.csv"
+    run_batch(files, out, workers=1)
+    full = _rows(out)
+    # a run killed mid-line: the last row half written, and one row written but not recorded as done
+    text = out.read_text()
+    out.write_text(text[: len(text) - 25])
+    progress = Path(f"{out}.progress")
+    lines = progress.read_text().splitlines(keepends=True)
+    progress.write_text("".join(lines[:7]))
+    # a file changed since: its row is redone too
+    files[0].write_text(REPORT.format(er=77, score="2+"), encoding="utf-8")
+    summary = run_batch(files, out, workers=1, resume=True)
+    assert summary.skipped == 6 and summary.ok == 4
+    rows = _rows(out)
+    assert len(rows) == 10 and len({r["source"] for r in rows}) == 10
+    changed = next(r for r in rows if r["source"] == str(files[0]))
+    assert changed["er_percent"] == "77" and changed["her2_ihc_score"] == "2+"
+    assert _as_set(r for r in rows if r["source"] != str(files[0])) == _as_set(
+        r for r in full if r["source"] != str(files[0]))
+
+
+def test_killing_a_batch_at_random_and_resuming_gives_the_uninterrupted_rows(tmp_path):
+    folder = tmp_path / "in"
+    _reports(folder, 300)
+    command = [sys.executable, "-m", "her2extract", "batch", str(folder), "-q", "--workers", "2"]
+    subprocess.run(command + ["-o", str(tmp_path / "whole.csv")], check=True, timeout=300)
+    out = tmp_path / "killed.csv"
+    progress = Path(f"{out}.progress")
+    victim = subprocess.Popen(command + ["-o", str(out)], start_new_session=True)
+    stop_after = random.Random().randint(5, 250)  # rows done before the kill: at random
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and victim.poll() is None:
+        if progress.exists() and len(progress.read_text().splitlines()) >= stop_after:
+            break
+        time.sleep(0.005)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert len(progress.read_text().splitlines()) < 300, "the run finished before it was killed"
+    subprocess.run(command + ["-o", str(out), "--resume"], check=True, timeout=300)
+    assert _as_set(_rows(out)) == _as_set(_rows(tmp_path / "whole.csv"))
+    assert len(_rows(out)) == 300
