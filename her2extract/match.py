@@ -5,6 +5,7 @@ The only module that knows spaCy (token rules run on `spacy.blank("en")`'s token
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -15,6 +16,11 @@ from .rules import DEFAULT_TIMEOUT, FIELD_ALIASES, Rule
 from .text import Part, Section, clean_string, find_spans
 
 STRUCTURE_FILES = frozenset({"sections", "assertions", "lexicon", "specimens", "markers"})
+# The fast path: rules of a file with `near = [...]` run only in windows around where those
+# markers are named (markers.toml), from this far before the name to this far after it,
+# widened to whole lines. The widest reach of any value rule is well inside both.
+WINDOW_BEFORE = 300
+WINDOW_AFTER = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,22 +75,41 @@ class Matcher:
         header makes bare numbers in its rows percents).
         """
         regions = self.regions(text)
+        windows = self.windows(text)
+        whole = [(0, len(text))]
         out: list[Finding] = []
         for rule in self.value_rules:
+            spans = _union([windows.get(m, []) for m in rule.near]) if rule.near and self.marker_rules else whole
+            if not spans:
+                continue
             if rule.within:
-                spans = regions.get(rule.within, [])
-                if not spans:
+                opened = regions.get(rule.within, [])
+                if not opened:
                     continue
-                out.extend(f for f in _regex_findings(rule, text)
-                           if any(a <= f.match_start < b for a, b in spans))
+                out.extend(f for f in _regex_findings(rule, text, spans)
+                           if any(a <= f.match_start < b for a, b in opened))
             elif rule.kind == "regex":
-                out.extend(_regex_findings(rule, text))
+                out.extend(_regex_findings(rule, text, spans))
         if self._token_rules:
-            out.extend(self._token_findings(text))
+            near = {m for r in self._token_rules for m in r.near}
+            spans = _union([windows.get(m, []) for m in near]) if near and self.marker_rules else whole
+            for start, end in spans:
+                out.extend(self._token_findings(text, start, end))
         out.sort(key=lambda f: (f.start, f.end, f.rule_id))
         return out
 
-    def _token_findings(self, text: str) -> Iterator[Finding]:
+    def windows(self, text: str) -> dict[str, list[tuple[int, int]]]:
+        """Per marker, the merged stretches of text around where it is named (whole lines)."""
+        hits: dict[str, list[tuple[int, int]]] = {}
+        for rule in self.marker_rules:
+            marker = dict(rule.value)["marker"]
+            for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
+                start = text.rfind("\n", 0, max(0, m.start() - WINDOW_BEFORE)) + 1
+                end = text.find("\n", min(len(text), m.end() + WINDOW_AFTER))
+                hits.setdefault(marker, []).append((start, len(text) if end < 0 else end))
+        return {marker: _union([spans]) for marker, spans in hits.items()}
+
+    def _token_findings(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Finding]:
         if self._spacy_matcher is None:
             import spacy
             from spacy.matcher import Matcher as SpacyMatcher
@@ -94,12 +119,13 @@ class Matcher:
             for rule in self._token_rules:
                 matcher.add(rule.id, [list(rule.pattern)])
             self._spacy_matcher = matcher
-        doc = self._nlp.make_doc(text)
+        end = len(text) if end is None else end
+        doc = self._nlp.make_doc(text[start:end])
         by_id = {r.id: r for r in self._token_rules}
-        for match_id, start, end in self._spacy_matcher(doc):
+        for match_id, first, last in self._spacy_matcher(doc):
             rule = by_id[self._nlp.vocab.strings[match_id]]
-            span = doc[start:end]
-            yield from _span_findings(rule, text, span.start_char, span.end_char)
+            span = doc[first:last]
+            yield from _span_findings(rule, text, start + span.start_char, start + span.end_char)
 
     # --- structure ----------------------------------------------------------------------
     def regions(self, text: str) -> dict[str, list[tuple[int, int]]]:
@@ -158,9 +184,22 @@ class Matcher:
         return out
 
 
-def _regex_findings(rule: Rule, text: str) -> Iterator[Finding]:
-    for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
-        yield from _match_findings(rule, m)
+def _union(groups: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """Merge spans (from several lists) that overlap or touch."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(span for group in groups for span in group):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _regex_findings(rule: Rule, text: str, spans: list[tuple[int, int]] | None = None) -> Iterator[Finding]:
+    """A rule's findings, searched only inside `spans` (lookbehinds still see before a span)."""
+    for start, end in spans if spans is not None else [(0, len(text))]:
+        for m in rule.pattern.finditer(text, start, end, timeout=DEFAULT_TIMEOUT):
+            yield from _match_findings(rule, m)
 
 
 def _span_findings(rule: Rule, text: str, start: int, end: int) -> Iterator[Finding]:
@@ -195,8 +234,16 @@ def rule_matches(rule: Rule, text: str, matcher: Matcher | None = None) -> bool:
         return rule.pattern.search(text, timeout=DEFAULT_TIMEOUT) is not None
     if rule.within:  # tested on its own, a region-bound rule is read as if its region were open
         return any(True for _ in _regex_findings(rule, text))
-    matcher = matcher or Matcher((rule,))
+    matcher = matcher or Matcher((rule, *_marker_rules()))
     return bool(matcher.findings(text))
+
+
+@functools.lru_cache(maxsize=1)
+def _marker_rules() -> tuple[Rule, ...]:
+    """The bundled marker rules: a rule's examples are tested inside the windows it runs in."""
+    from .rules import load_rules
+
+    return tuple(r for r in load_rules() if r.file == "markers")
 
 
 def nearest_trigger(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import importlib.resources
 import tomllib
 from dataclasses import dataclass
@@ -36,7 +38,7 @@ _RULE_KEYS = frozenset({
     "id", "kind", "pattern", "examples", "counter_examples", "value", "section",
     "assertion", "direction", "window", "value_pattern", "note", "region", "within", "rank", "stops", "paragraph",
 })
-_FILE_KEYS = frozenset({"field", "description", "rules", "macros"})
+_FILE_KEYS = frozenset({"field", "description", "rules", "macros", "near"})
 _MACRO = regex.compile(r"\{\{(\w+)\}\}")
 DEFAULT_TIMEOUT = 1.0  # seconds per regex search: a guard against catastrophic backtracking
 
@@ -71,6 +73,7 @@ class Rule:
     direction: str = "both"
     window: int = 80  # assertion cues: reach in characters; sections: longest section (0 = no limit)
     value_pattern: Any = None  # token rules: regex run on the matched span for its values
+    near: tuple[str, ...] = ()  # the file's `near`: run only in windows around these markers (markers.toml)
 
     @property
     def fields(self) -> frozenset[str]:
@@ -150,6 +153,10 @@ def compile_regex(source: str, path: Path, rule_id: str) -> regex.Pattern:
 
 
 def _load_file(path: Path, data: dict, macros: dict[str, str]) -> list[Rule]:
+    near = data.get("near", [])
+    if not isinstance(near, list) or not all(isinstance(m, str) and m for m in near):
+        raise PatternFileError(path, "`near` must be a list of marker names (see markers.toml)")
+    near = tuple(near)
     rules = data.get("rules", [])
     if not isinstance(rules, list):
         raise PatternFileError(path, "`rules` must be an array of tables ([[rules]])")
@@ -158,7 +165,7 @@ def _load_file(path: Path, data: dict, macros: dict[str, str]) -> list[Rule]:
         rule_id = item.get("id") if isinstance(item, dict) else None
         if not isinstance(rule_id, str) or not rule_id:
             raise PatternFileError(path, f"rule #{number} has no id")
-        out.append(_load_rule(path, item, macros, rule_id))
+        out.append(dataclasses.replace(_load_rule(path, item, macros, rule_id), near=near))
     return out
 
 
