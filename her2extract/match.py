@@ -19,8 +19,14 @@ STRUCTURE_FILES = frozenset({"sections", "assertions", "lexicon", "specimens", "
 # The fast path: rules of a file with `near = [...]` run only in windows around where those
 # markers are named (markers.toml), from this far before the name to this far after it,
 # widened to whole lines. The widest reach of any value rule is well inside both.
-WINDOW_BEFORE = 300
-WINDOW_AFTER = 500
+WINDOW_BEFORE = 150
+WINDOW_AFTER = 300
+TOKEN_REACH = 120  # a token rule's match ends within this many characters after the marker's name
+
+
+def _line_end(text: str, at: int) -> int:
+    end = text.find("\n", min(len(text), at))
+    return len(text) if end < 0 else end
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,7 @@ class Matcher:
         self._token_rules = tuple(r for r in self.value_rules if r.kind == "tokens")
         self._nlp = None
         self._spacy_matcher = None
+        self._hits_for: tuple[str, dict] | None = None
 
     # --- values -------------------------------------------------------------------------
     def findings(self, text: str) -> list[Finding]:
@@ -77,22 +84,35 @@ class Matcher:
         regions = self.regions(text)
         windows = self.windows(text)
         whole = [(0, len(text))]
+        leads: dict[str, list[int]] = {}
         out: list[Finding] = []
         for rule in self.value_rules:
+            if rule.kind != "regex":
+                continue
             spans = _union([windows.get(m, []) for m in rule.near]) if rule.near and self.marker_rules else whole
             if not spans:
                 continue
+            if rule.lead is not None:
+                starts = leads.get(rule.lead.pattern)
+                if starts is None:
+                    starts = leads[rule.lead.pattern] = [
+                        m.start() for m in rule.lead.finditer(text, overlapped=True, timeout=DEFAULT_TIMEOUT)]
+                found = _anchored_findings(rule, text, starts)
+            else:
+                found = _regex_findings(rule, text, spans)
             if rule.within:
                 opened = regions.get(rule.within, [])
-                if not opened:
-                    continue
-                out.extend(f for f in _regex_findings(rule, text, spans)
-                           if any(a <= f.match_start < b for a, b in opened))
-            elif rule.kind == "regex":
-                out.extend(_regex_findings(rule, text, spans))
+                out.extend(f for f in found if any(a <= f.match_start < b for a, b in opened))
+            else:
+                out.extend(found)
         if self._token_rules:
             near = {m for r in self._token_rules for m in r.near}
-            spans = _union([windows.get(m, []) for m in near]) if near and self.marker_rules else whole
+            if near and self.marker_rules:  # a token rule starts at the marker's name: tokenize just after it
+                hits = self._marker_hits(text)
+                spans = _union([[(start, _line_end(text, end + TOKEN_REACH)) for start, end in hits.get(m, [])]
+                                for m in near])
+            else:
+                spans = whole
             for start, end in spans:
                 out.extend(self._token_findings(text, start, end))
         out.sort(key=lambda f: (f.start, f.end, f.rule_id))
@@ -100,14 +120,22 @@ class Matcher:
 
     def windows(self, text: str) -> dict[str, list[tuple[int, int]]]:
         """Per marker, the merged stretches of text around where it is named (whole lines)."""
+        return {
+            marker: _union([[(text.rfind("\n", 0, max(0, start - WINDOW_BEFORE)) + 1,
+                              _line_end(text, end + WINDOW_AFTER)) for start, end in spans]])
+            for marker, spans in self._marker_hits(text).items()
+        }
+
+    def _marker_hits(self, text: str) -> dict[str, list[tuple[int, int]]]:
+        """Where each marker is named (markers.toml); computed once per text."""
+        if self._hits_for is not None and self._hits_for[0] is text:
+            return self._hits_for[1]
         hits: dict[str, list[tuple[int, int]]] = {}
         for rule in self.marker_rules:
             marker = dict(rule.value)["marker"]
-            for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
-                start = text.rfind("\n", 0, max(0, m.start() - WINDOW_BEFORE)) + 1
-                end = text.find("\n", min(len(text), m.end() + WINDOW_AFTER))
-                hits.setdefault(marker, []).append((start, len(text) if end < 0 else end))
-        return {marker: _union([spans]) for marker, spans in hits.items()}
+            hits.setdefault(marker, []).extend(m.span() for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT))
+        self._hits_for = (text, hits)
+        return hits
 
     def _token_findings(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Finding]:
         if self._spacy_matcher is None:
@@ -193,6 +221,19 @@ def _union(groups: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+def _anchored_findings(rule: Rule, text: str, starts: list[int]) -> Iterator[Finding]:
+    """A lead rule's findings, tried only where its leading macro matches (as finditer would:
+    leftmost first, no overlaps)."""
+    end = -1
+    for start in starts:
+        if start < end:
+            continue
+        m = rule.pattern.match(text, start, timeout=DEFAULT_TIMEOUT)
+        if m is not None:
+            end = m.end() if m.end() > start else start + 1
+            yield from _match_findings(rule, m)
 
 
 def _regex_findings(rule: Rule, text: str, spans: list[tuple[int, int]] | None = None) -> Iterator[Finding]:

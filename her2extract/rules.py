@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import importlib.resources
 import tomllib
@@ -74,6 +75,7 @@ class Rule:
     window: int = 80  # assertion cues: reach in characters; sections: longest section (0 = no limit)
     value_pattern: Any = None  # token rules: regex run on the matched span for its values
     near: tuple[str, ...] = ()  # the file's `near`: run only in windows around these markers (markers.toml)
+    lead: Any = None  # a pattern "(?i){{NAME}}..." can only match where NAME does: NAME's regex
 
     @property
     def fields(self) -> frozenset[str]:
@@ -145,6 +147,53 @@ def expand_macros(pattern: str, macros: dict[str, str], path: Path, rule_id: str
     raise PatternFileError(path, "macros nest too deeply", rule_id)
 
 
+_LEAD = regex.compile(r"\(\?i\)\{\{(\w+)\}\}")
+
+
+def _lead(written: str, source: str, macros: dict[str, str], path: Path, rule_id: str) -> Any:
+    """The regex of the macro a pattern starts with, when every match must start with it.
+
+    "(?i){{HER2}}..." with no top-level "|" can only match where {{HER2}} matches: the
+    matcher then tries the rule only at those places instead of scanning the text for it.
+    """
+    m = _LEAD.match(written)
+    if not m or _top_level_alternation(source):
+        return None
+    return _compiled_lead(expand_macros(f"(?i){{{{{m.group(1)}}}}}", macros, path, rule_id))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_lead(source: str) -> regex.Pattern:
+    return regex.compile(source, regex.VERSION0)
+
+
+def _top_level_alternation(source: str) -> bool:
+    """Whether a regex has a "|" outside every group (so a match may start another way)."""
+    depth = 0
+    in_class = False
+    i = 0
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if source[i + 1:i + 2] == "]" or source[i + 1:i + 3] == "^]":
+                i += 2 if source[i + 1] == "]" else 3
+                continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return True
+        i += 1
+    return False
+
+
 def compile_regex(source: str, path: Path, rule_id: str) -> regex.Pattern:
     try:
         return regex.compile(source, regex.VERSION0)
@@ -182,12 +231,14 @@ def _load_rule(path: Path, item: dict, macros: dict[str, str], rule_id: str) -> 
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise PatternFileError(path, "`value` must be a table of strings", rule_id)
     value_pattern = None
+    lead = None
     if kind == "regex":
         if not isinstance(item["pattern"], str):
             raise PatternFileError(path, "a regex pattern must be a string", rule_id)
         source: Any = expand_macros(item["pattern"], macros, path, rule_id)
         pattern: Any = compile_regex(source, path, rule_id)
         groups = set(pattern.groupindex)
+        lead = _lead(item["pattern"], source, macros, path, rule_id)
     elif kind == "tokens":
         if not isinstance(item["pattern"], list) or not all(isinstance(t, dict) for t in item["pattern"]):
             raise PatternFileError(path, "a token pattern must be an array of tables", rule_id)
@@ -221,7 +272,7 @@ def _load_rule(path: Path, item: dict, macros: dict[str, str], rule_id: str) -> 
         within=_name(item, "within", path, rule_id), rank=_rank(item, path, rule_id),
         stops=_stops(item, path, rule_id), paragraph=_flag(item, "paragraph", path, rule_id),
         assertion=assertion, direction=direction,
-        window=window, value_pattern=value_pattern,
+        window=window, value_pattern=value_pattern, lead=lead,
     )
 
 

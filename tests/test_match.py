@@ -1,0 +1,50 @@
+"""The matcher's fast path gives the same findings as scanning every rule over the whole text."""
+
+from __future__ import annotations
+
+import pytest
+
+from her2extract.ingest import read_document
+from her2extract.match import Matcher, _anchored_findings, _regex_findings
+from her2extract.pipeline import default_matcher
+from her2extract.rules import _top_level_alternation
+from her2extract.text import clean_text
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    (r"a|b", True),
+    (r"(?:a|b)c", False),
+    (r"[|]x", False),
+    (r"\|x", False),
+    (r"[]|]x", False),
+    (r"(a)|(b)", True),
+    (r"(?i)(?:her2)(?:\s|:){0,3}(?P<v>[0-3]\+)", False),
+])
+def test_top_level_alternation(source, expected):
+    assert _top_level_alternation(source) is expected
+
+
+def _texts(samples):
+    paths = sorted(p for p in samples.iterdir() if p.suffix in {".txt", ".pdf"})
+    return [clean_text(read_document(p, ocr="never")).text for p in paths]
+
+
+def test_lead_rules_find_what_a_full_scan_finds(samples):
+    matcher = default_matcher()
+    lead_rules = [r for r in matcher.value_rules if r.lead is not None]
+    assert len(lead_rules) >= 20
+    for text in _texts(samples):
+        for rule in lead_rules:
+            starts = [m.start() for m in rule.lead.finditer(text, overlapped=True)]
+            assert list(_anchored_findings(rule, text, starts)) == list(_regex_findings(rule, text)), rule.id
+
+
+def test_windowed_findings_equal_whole_text_findings_on_the_samples(samples):
+    """The windows and leads are a speed-up only: on every sample, the same findings."""
+    fast = default_matcher()
+    slow = Matcher(r for r in fast.rules if r.file != "markers")  # no markers: every rule on the whole text
+    slow_rules = tuple(
+        r.__class__(**{**{f: getattr(r, f) for f in r.__slots__}, "lead": None}) for r in slow.rules)
+    slow = Matcher(slow_rules)
+    for text in _texts(samples):
+        assert fast.findings(text) == slow.findings(text)
