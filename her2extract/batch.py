@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import logging
 import os
@@ -72,7 +73,14 @@ def init_worker(patterns: str | None, ocr: str, with_json: bool) -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"
     from .pipeline import default_matcher
 
-    _WORKER.update(matcher=default_matcher(patterns), ocr=ocr, with_json=with_json)
+    _WORKER.update(matcher=default_matcher(patterns), ocr=ocr, with_json=with_json, setup=(patterns, ocr, with_json))
+
+
+def process_file_with(path: str, patterns: str | None, ocr: str, with_json: bool) -> FileResult:
+    """process_file for workers that were not started by us (Dask): set up on first use."""
+    if _WORKER.get("setup") != (patterns, ocr, with_json):
+        init_worker(patterns, ocr, with_json)
+    return process_file(path)
 
 
 def process_file(path: str) -> FileResult:
@@ -189,8 +197,14 @@ def run_batch(
     files: Iterable[Path], output: Path, *, jsonl: Path | None = None, workers: int | None = None,
     timeout: float = DEFAULT_TIMEOUT, resume: bool = False, ocr: str = "auto",
     patterns: str | None = None, on_done: Callable[[FileResult | None], None] | None = None,
+    scheduler: str | None = None,
 ) -> BatchSummary:
-    """Extract every file into one row each, in `workers` processes (1: in this process)."""
+    """Extract every file into one row each, in `workers` processes (1: in this process).
+
+    `scheduler`: a Dask scheduler address ("tcp://host:8786") or "local" for a LocalCluster
+    of `workers` processes; the files must then be readable at the same paths on every
+    worker. Dask does not enforce `timeout`.
+    """
     writer = RowWriter(output, jsonl, resume)
     summary = BatchSummary()
     todo: list[str] = []
@@ -219,7 +233,9 @@ def run_batch(
 
     try:
         workers = workers or os.cpu_count() or 1
-        if workers == 1:
+        if scheduler:
+            _run_dask(todo, scheduler, workers, patterns, ocr, jsonl is not None, record)
+        elif workers == 1:
             _run_here(todo, patterns, ocr, jsonl is not None, timeout, record)
         else:
             _run_pool(todo, workers, patterns, ocr, jsonl is not None, timeout, record)
@@ -265,3 +281,41 @@ def _run_pool(todo, workers, patterns, ocr, with_json, timeout, record) -> None:
                     result = failed_result(path, f"internal error: {type(exc).__name__}", with_json)
                 record(result)
             fill()
+
+
+def _run_dask(todo, scheduler, workers, patterns, ocr, with_json, record) -> None:
+    """The same per-file function mapped over a Dask cluster; results stream back as they finish."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    try:
+        queue = iter(todo)
+        limit = max(len(client.scheduler_info().get("workers", {})), workers) * IN_FLIGHT_PER_WORKER
+        names: dict = {}
+
+        def submit(path: str):
+            future = client.submit(process_file_with, path, patterns, ocr, with_json, pure=False)
+            names[future.key] = path
+            return future
+
+        running = as_completed([submit(p) for p in itertools.islice(queue, limit)])
+        for future in running:
+            path = names.pop(future.key)
+            try:
+                result = future.result()
+            except Exception as exc:  # a task that failed on every worker it was tried on
+                result = failed_result(path, f"worker failed: {type(exc).__name__}", with_json)
+            record(result)
+            following = next(queue, None)
+            if following is not None:
+                running.add(submit(following))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

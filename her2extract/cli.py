@@ -26,6 +26,10 @@ class OcrMode(str, Enum):
     never = "never"
 
 
+class DaskMode(str, Enum):
+    local = "local"
+
+
 OcrOption = Annotated[
     OcrMode,
     typer.Option("--ocr", help="OCR PDF pages: auto (pages without a usable text layer), always, never.",
@@ -147,6 +151,10 @@ def batch(
         "--timeout", min=1, help="Seconds one file may take before it becomes an error row.")] = 600.0,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Keep the rows an interrupted run wrote (same path and content) and do the rest.")] = False,
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", help="Run on a Dask cluster: its scheduler address, e.g. tcp://10.0.0.5:8786.")] = None,
+    dask: Annotated[Optional[DaskMode], typer.Option(
+        "--dask", help="'local': a Dask LocalCluster of --workers processes on this machine.")] = None,
 ) -> None:
     """Extract every report under the given paths into one CSV row per file.
 
@@ -160,8 +168,12 @@ def batch(
     if not files:
         typer.echo("error: no .pdf or .txt files found", err=True)
         raise typer.Exit(2)
+    if scheduler and dask:
+        typer.echo("error: give --scheduler or --dask, not both", err=True)
+        raise typer.Exit(2)
     options = dict(jsonl=jsonl, workers=workers, timeout=timeout, resume=resume, ocr=ocr.value,
-                   patterns=str(patterns) if patterns else None)
+                   patterns=str(patterns) if patterns else None,
+                   scheduler=scheduler or (dask.value if dask else None))
     if not quiet and sys.stderr.isatty():
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)

@@ -125,3 +125,14 @@ def test_killing_a_batch_at_random_and_resuming_gives_the_uninterrupted_rows(tmp
     subprocess.run(command + ["-o", str(out), "--resume"], check=True, timeout=300)
     assert _as_set(_rows(out)) == _as_set(_rows(tmp_path / "whole.csv"))
     assert len(_rows(out)) == 300
+
+
+def test_dask_local_cluster_gives_the_process_pool_rows(tmp_path):
+    files = _reports(tmp_path / "in", 30) + [tmp_path / "in" / "broken.pdf"]
+    files[-1].write_bytes(b"%PDF-1.7 not really")
+    pool = run_batch(files, tmp_path / "pool.csv", workers=2, jsonl=tmp_path / "pool.jsonl")
+    dask = run_batch(files, tmp_path / "dask.csv", workers=2, scheduler="local", jsonl=tmp_path / "dask.jsonl")
+    assert dask.ok == pool.ok == 30 and len(dask.errors) == len(pool.errors) == 1
+    assert sorted(_as_set(_rows(tmp_path / "dask.csv"))) == sorted(_as_set(_rows(tmp_path / "pool.csv")))
+    assert sorted((tmp_path / "dask.jsonl").read_text().splitlines()) == sorted(
+        (tmp_path / "pool.jsonl").read_text().splitlines())
