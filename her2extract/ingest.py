@@ -97,10 +97,13 @@ def decode_text(data: bytes, source: str = "") -> str:
     return text
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
+
+
 def _looks_binary(text: str) -> bool:
+    """More than 1 % control characters (other than tab, line breaks and form feed)."""
     sample = text[:8192]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v")
-    return controls > max(8, len(sample) // 100)
+    return len(_CONTROL.findall(sample)) > max(8, len(sample) // 100)
 
 
 def _read_pdf(
@@ -233,6 +236,9 @@ def _plumber_text(data: bytes, index: int) -> str:
 
     import pdfplumber
 
+    # pdfminer (under pdfplumber) logs every token it parses at DEBUG, report text included:
+    # never let that reach a log, whatever level the application runs at.
+    logging.getLogger("pdfminer").setLevel(logging.WARNING)
     try:
         with pdfplumber.open(io.BytesIO(data), pages=[index + 1]) as pdf:
             page = pdf.pages[0]

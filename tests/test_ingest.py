@@ -258,3 +258,26 @@ def test_garbled_text_layer_is_read_again_with_ocr(tmp_path):
     _, never = read_and_extract(path, ocr="never")
     assert never.her2_ihc_score is None and str(never.er_percent) == "90"
 
+
+
+def test_layout_rebuild_logs_no_report_text_even_at_debug(tmp_path, caplog):
+    """pdfminer logs parsed text at DEBUG; a ruled-table page must not leak it into logs."""
+    import logging
+
+    marker = "ZQXJ7731MARKER"
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=10)
+    with pdf.table() as table:
+        for label, value in (("Patient", marker), ("ER", "90 %"), ("HER2", "1+")):
+            row = table.row()
+            row.cell(label)
+            row.cell(value)
+    from her2extract.ingest import _plumber_text
+
+    data = bytes(pdf.output())
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("pdfminer").setLevel(logging.NOTSET)  # as an app at DEBUG would leave it
+        text = _plumber_text(data, 0)
+    assert marker in text  # the rebuild ran and read the table
+    assert not any(marker in record.getMessage() for record in caplog.records)
