@@ -39,6 +39,12 @@ def read_document(
     Raises:
         UnreadableDocument: the file is missing, empty, too large, binary, corrupt or encrypted.
     """
+    data = read_file_bytes(path, max_bytes=max_bytes)
+    return read_bytes(data, str(path), max_pages=max_pages, ocr=ocr, ocr_pages=ocr_pages)
+
+
+def read_file_bytes(path: str | Path, *, max_bytes: int = MAX_BYTES) -> bytes:
+    """A report file's bytes, after the checks that need no parsing (exists, not empty, not too large)."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -50,8 +56,10 @@ def read_document(
         raise UnreadableDocument(
             path, f"file too large: {size / 1e6:.1f} MB (limit {max_bytes / 1e6:.0f} MB)"
         )
-    data = path.read_bytes()
-    return read_bytes(data, str(path), max_pages=max_pages, ocr=ocr, ocr_pages=ocr_pages)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UnreadableDocument(path, f"cannot read file: {exc.strerror or exc}") from None
 
 
 def read_bytes(

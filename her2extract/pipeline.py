@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from .errors import Her2ExtractError, UnreadableDocument
-from .ingest import MAX_BYTES, MAX_PAGES, ocr_available, read_bytes, read_document
+from .ingest import MAX_BYTES, MAX_PAGES, ocr_available, read_bytes, read_file_bytes
 from .interpret import interpret
 from .match import Matcher, Trigger
 from .model import Document, Her2Record, Status, TextSource
@@ -73,21 +73,30 @@ def read_and_extract(
     path: str | Path, *, matcher: Matcher | None = None, max_bytes: int = MAX_BYTES,
     max_pages: int = MAX_PAGES, ocr: str = "auto",
 ) -> tuple[Document, Her2Record]:
-    """Extract one report file, with the document its evidence points into.
+    """Extract one report file, with the document its evidence points into (see read_and_extract_bytes)."""
+    data = read_file_bytes(path, max_bytes=max_bytes)
+    return read_and_extract_bytes(data, str(path), matcher=matcher, max_pages=max_pages, ocr=ocr)
+
+
+def read_and_extract_bytes(
+    data: bytes, source: str, *, matcher: Matcher | None = None, max_pages: int = MAX_PAGES,
+    ocr: str = "auto",
+) -> tuple[Document, Her2Record]:
+    """Extract one report held in memory (PDF or text, told apart by content).
 
     In "auto" mode, text-layer pages that name a marker the first reading found no result
     for are read again with OCR; the OCR reading is kept when it fills more and contradicts
     nothing (see better_reading), and then so is its document.
     """
     matcher = matcher or default_matcher()
-    document = read_document(path, max_bytes=max_bytes, max_pages=max_pages, ocr=ocr)
+    document = read_bytes(data, source, max_pages=max_pages, ocr=ocr)
     record = extract_document(document, matcher)
     if ocr != "auto" or not ocr_available():
         return document, record
     pages = pages_to_reread(document, record, matcher)
     if not pages:
         return document, record
-    again = read_document(path, max_bytes=max_bytes, max_pages=max_pages, ocr=ocr, ocr_pages=pages)
+    again = read_bytes(data, source, max_pages=max_pages, ocr=ocr, ocr_pages=pages)
     chosen = better_reading(record, extract_document(again, matcher), pages)
     return (document, record) if chosen is record else (again, chosen)
 
