@@ -202,6 +202,30 @@ def batch(
         raise typer.Exit(1)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on. Keep 127.0.0.1 unless you set --token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    token: Annotated[Optional[str], typer.Option(
+        "--token", envvar="HER2EXTRACT_TOKEN",
+        help="Require this token (header X-Token, or ?token= in the page address).")] = None,
+    max_mb: Annotated[int, typer.Option("--max-mb", min=1, help="Largest upload, per file, in MB.")] = 20,
+    max_pages: Annotated[int, typer.Option("--max-pages", min=1, help="Most pages a PDF may have.")] = 200,
+) -> None:
+    """Serve the private upload page on this computer (http://127.0.0.1:8000 by default)."""
+    import uvicorn
+
+    from .web import create_app
+
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        typer.echo("warning: serving beyond this computer without --token: anyone who can reach "
+                   f"{host}:{port} can upload reports", err=True)
+    application = create_app(token=token, max_bytes=max_mb * 1024 * 1024, max_pages=max_pages)
+    where = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+    typer.echo(f"her2extract page: {where}  (Ctrl+C to stop)", err=True)
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False, server_header=False)
+
+
 PLAIN_PROGRESS_SECONDS = 10.0
 
 

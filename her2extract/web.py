@@ -1,0 +1,175 @@
+"""A private local web page: upload report PDFs or text, see what they say and what it means.
+
+`create_app()` builds the FastAPI app; `her2extract serve` runs it with uvicorn on
+127.0.0.1. Uploads are read into memory, never written by us, and forgotten when the
+response is sent. Nothing is fetched from the internet: the page, its script and its style
+sheet are served from this package, under a Content-Security-Policy that allows nothing else.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, File, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from .errors import Her2ExtractError, UnreadableDocument
+from .export import to_json, to_row
+from .ingest import MAX_PAGES
+from .pipeline import default_matcher, error_record, read_and_extract_bytes
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # per file
+MAX_FILES = 20
+READ_CHUNK = 1 << 16
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+class Report(BaseModel):
+    """One uploaded file's result: the CSV row, and the full record with evidence and explanation."""
+
+    filename: str
+    status: str = Field(description='"ok" or "error"')
+    error: str = Field("", description="why the file could not be read, in words")
+    row: dict[str, str] = Field(description="the CSV row (DESIGN.md columns)")
+    record: dict[str, Any] = Field(description="the record as `her2extract extract --json` prints it")
+
+
+class ExtractResponse(BaseModel):
+    reports: list[Report]
+
+
+def _static(name: str) -> bytes:
+    return (resources.files("her2extract") / "static" / name).read_bytes()
+
+
+def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, max_pages: int = MAX_PAGES,
+               ocr: str = "auto") -> FastAPI:
+    """The web app. With `token`, every request must carry it (header X-Token, or ?token= for the page)."""
+    app = FastAPI(
+        title="her2extract", version="1", docs_url=None, redoc_url=None,
+        description="Reads HER2, ER, PR and Ki-67 from a pathology report and explains them. Not medical advice.",
+    )
+    matcher = default_matcher()
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if token is not None and request.url.path != "/static/app.css":
+            given = request.headers.get("x-token") or request.query_params.get("token") or ""
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                return _with_headers(JSONResponse({"detail": "a valid token is required"}, status_code=401))
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_bytes * MAX_FILES + 1_000_000:
+            return _with_headers(JSONResponse({"detail": _too_large(max_bytes)}, status_code=413))
+        return _with_headers(await call_next(request))
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> HTMLResponse:
+        html = _static("index.html").decode("utf-8").replace("{{MAX_MB}}", f"{max_bytes / 1024 / 1024:.0f}")
+        return HTMLResponse(html)
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        kinds = {"app.js": "text/javascript", "app.css": "text/css"}
+        if name not in kinds:
+            raise HTTPException(404)
+        return Response(_static(name), media_type=kinds[name])
+
+    @app.post("/api/extract", response_model=ExtractResponse,
+              responses={413: {"description": "a file is too large"},
+                         415: {"description": "not a PDF or text file"},
+                         422: {"description": "the file could not be read (corrupt, encrypted, empty)"}})
+    async def extract(files: list[UploadFile] = File(..., description="PDF or text reports")) -> Any:
+        """Extract every uploaded report. Files are read in memory and kept nowhere.
+
+        One bad file among several gives that file an error entry; when every file is bad,
+        the answer is an HTTP error with the reason in `detail`.
+        """
+        if len(files) > MAX_FILES:
+            raise HTTPException(413, f"too many files: {len(files)} (at most {MAX_FILES} at a time)")
+        reports: list[Report] = []
+        codes: list[int] = []
+        for upload in files:
+            name = (upload.filename or "report").rsplit("/", 1)[-1][:200]
+            try:
+                data = await _read_limited(upload, max_bytes)
+            finally:
+                await upload.close()
+            if data is None:
+                reports.append(_error_report(name, _too_large(max_bytes)))
+                codes.append(413)
+                continue
+            record, code = _extract_one(data, name, matcher, max_pages, ocr)
+            del data
+            reports.append(Report(filename=name, status=record.status, error=record.error,
+                                  row=to_row(record), record=to_json(record)))
+            codes.append(code)
+        if all(code != 200 for code in codes):
+            detail = "; ".join(f"{r.filename}: {r.error}" for r in reports)
+            return JSONResponse({"detail": detail, "reports": [r.model_dump() for r in reports]},
+                                status_code=max(codes))
+        return ExtractResponse(reports=reports)
+
+    return app
+
+
+def _extract_one(data: bytes, name: str, matcher, max_pages: int, ocr: str):
+    """(record, HTTP status it would get alone). Never logs report text."""
+    try:
+        _, record = read_and_extract_bytes(data, name, matcher=matcher, max_pages=max_pages, ocr=ocr)
+        return record, 200
+    except UnreadableDocument as exc:
+        wrong_type = "binary file" in exc.reason or "not a PDF" in exc.reason
+        reason = "not a PDF or a text file (judged by its content)" if wrong_type else exc.reason
+        code = 415 if wrong_type else 413 if "pages (limit" in exc.reason else 422
+        return error_record(name, reason), code
+    except (Her2ExtractError, TimeoutError) as exc:
+        return error_record(name, f"could not be read: {type(exc).__name__}"), 422
+    except Exception as exc:  # one bad file must not take the server down
+        log.error("internal error (%s) while extracting one upload", type(exc).__name__)
+        return error_record(name, f"internal error: {type(exc).__name__}"), 422
+
+
+async def _read_limited(upload: UploadFile, limit: int) -> bytes | None:
+    """The upload's bytes, or None as soon as it passes `limit`."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await upload.read(READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error_report(name: str, reason: str) -> Report:
+    record = error_record(name, reason)
+    return Report(filename=name, status="error", error=reason, row=to_row(record), record=to_json(record))
+
+
+def _too_large(limit: int) -> str:
+    return f"file too large (limit {limit / 1024 / 1024:.0f} MB)"
+
+
+def _with_headers(response: Response) -> Response:
+    for key, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(key, value)
+    return response

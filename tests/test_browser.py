@@ -1,0 +1,81 @@
+"""The page in a real browser: Debian's Chromium driven by Playwright, offline.
+
+scripts/test installs Chromium (apt) when it is missing; Playwright's own browser download is
+never used (executable_path points at /usr/bin/chromium).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+
+from her2extract.web import create_app
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SAMPLE = "core-biopsy-her2-2plus-fish-not-amplified-er-5.pdf"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert instance.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_upload_a_pdf_and_see_the_card_with_highlighted_evidence(server, samples, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "Chromium is missing: scripts/test installs it (apt-get install chromium)"
+    requested: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1600})
+            page.on("request", lambda request: requested.append(request.url))
+            errors: list[str] = []
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.goto(server + "/")
+            assert "Not medical advice" in page.inner_text("header")
+            page.set_input_files("#file", str(samples / SAMPLE))
+            card = page.wait_for_selector(".report-card[data-status=ok]", timeout=30_000)
+            assert SAMPLE in card.inner_text()
+            assert page.inner_text("[data-marker=HER2] [data-field=her2_status]").startswith("negative")
+            assert "HER2-low" in page.inner_text("[data-marker=HER2] .badge")
+            assert "IHC 2+" in page.inner_text("[data-marker=HER2]")
+            assert "ER-low" in page.inner_text("[data-field=er_status]")
+            ihc = page.locator("[data-evidence=her2_ihc_score]")
+            assert "page 1" in ihc.inner_text()
+            assert ihc.locator("mark").inner_text() == "2+"
+            assert "not medical advice" in page.inner_text(".report-card .disclaimer")
+            assert page.is_visible("#download-csv") and page.is_visible("#download-json")
+            with page.expect_download() as download:
+                page.click("#download-csv")
+            csv_text = download.value.path().read_text()
+            assert csv_text.startswith("source,status,error,") and SAMPLE in csv_text
+            page.screenshot(path=str(tmp_path / "card.png"), full_page=True)
+            if os.environ.get("HER2EXTRACT_SCREENSHOT"):  # keep a copy for a reviewer
+                shutil.copy(tmp_path / "card.png", os.environ["HER2EXTRACT_SCREENSHOT"])
+            assert (tmp_path / "card.png").stat().st_size > 10_000
+            assert not errors, errors
+        finally:
+            browser.close()
+    outside = [u for u in requested if not u.startswith(server) and not u.startswith(("blob:", "data:"))]
+    assert not outside, f"the page asked for something outside this computer: {outside}"

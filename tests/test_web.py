@@ -1,0 +1,150 @@
+"""The local web page's API, with FastAPI's TestClient: results, errors, limits, privacy."""
+
+from __future__ import annotations
+
+import io
+import logging
+import tempfile
+
+import pytest
+from fastapi.testclient import TestClient
+from fpdf import FPDF
+
+from her2extract.web import create_app
+
+GOOD_PDF = "core-biopsy-her2-2plus-fish-not-amplified-er-5.pdf"
+SCANNED_PDF = "scanned-garbled-text-layer-her2-3plus.pdf"
+TEXT = "her2-2plus-fish-neg-er-low-5.txt"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde" + b"\x00" * 64
+
+
+@pytest.fixture(scope="module")
+def client():
+    return TestClient(create_app())
+
+
+def _post(client, *files):
+    return client.post("/api/extract", files=[("files", f) for f in files])
+
+
+def test_page_is_self_contained_with_strict_headers(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp and "unsafe-inline" not in csp
+    assert page.headers["x-content-type-options"] == "nosniff" and page.headers["x-frame-options"] == "DENY"
+    html = page.text
+    assert "Not medical advice" in html
+    assert "http://" not in html and "https://" not in html  # nothing loaded from elsewhere
+    assert "<script>" not in html and "style=" not in html  # no inline script or style
+    script = client.get("/static/app.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert "http" not in script.text.replace("httpd", "")  # the script fetches only its own server
+    assert client.get("/static/../web.py").status_code == 404
+
+
+def test_text_report_gives_values_evidence_and_explanation(client, samples):
+    response = _post(client, (TEXT, (samples / TEXT).read_bytes(), "text/plain"))
+    assert response.status_code == 200
+    report = response.json()["reports"][0]
+    assert report["status"] == "ok" and report["filename"] == TEXT
+    row, record = report["row"], report["record"]
+    assert (row["her2_status"], row["her2_category"], row["er_status"]) == ("negative", "low", "low positive")
+    evidence = record["evidence"]["her2_ihc_score"]
+    assert evidence["page"] == 1 and evidence["text"] == "2+" and "2+" in evidence["context"]
+    topics = [e["topic"] for e in record["explanation"]["results"]]
+    assert "HER2" in topics and record["explanation"]["questions"] and record["explanation"]["disclaimer"]
+
+
+def test_text_layer_pdf(client, samples):
+    response = _post(client, (GOOD_PDF, (samples / GOOD_PDF).read_bytes(), "application/pdf"))
+    row = response.json()["reports"][0]["row"]
+    assert response.status_code == 200
+    assert (row["her2_ihc_score"], row["her2_ish_result"], row["er_percent"]) == ("2+", "not amplified", "5")
+
+
+def test_scanned_pdf_is_read_with_ocr(client, samples):
+    response = _post(client, (SCANNED_PDF, (samples / SCANNED_PDF).read_bytes(), "application/pdf"))
+    row = response.json()["reports"][0]["row"]
+    assert response.status_code == 200
+    assert row["her2_ihc_score"] == "3+" and row["text_source"] == "ocr"
+
+
+def test_type_is_judged_by_content_not_name(client, samples):
+    # a PDF named .txt is still read as a PDF
+    response = _post(client, ("renamed.txt", (samples / GOOD_PDF).read_bytes(), "text/plain"))
+    assert response.status_code == 200 and response.json()["reports"][0]["row"]["her2_ihc_score"] == "2+"
+
+
+@pytest.mark.parametrize(("name", "data", "code", "words"), [
+    ("picture.png", PNG, 415, "not a PDF or a text file"),
+    ("picture.pdf", PNG, 415, "not a PDF or a text file"),
+    ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage", 422, "corrupt PDF"),
+    ("empty.pdf", b"", 422, "empty file"),
+])
+def test_bad_uploads_get_a_clear_4xx(client, name, data, code, words):
+    response = _post(client, (name, data, "application/octet-stream"))
+    assert response.status_code == code
+    assert words in response.json()["detail"]
+
+
+def test_oversize_upload_is_refused(samples):
+    small = TestClient(create_app(max_bytes=2000))
+    response = _post(small, (GOOD_PDF, (samples / GOOD_PDF).read_bytes(), "application/pdf"))
+    assert response.status_code == 413 and "too large" in response.json()["detail"]
+
+
+def test_too_many_pages_is_refused():
+    pdf = FPDF()
+    for _ in range(3):
+        pdf.add_page()
+        pdf.set_font("helvetica", size=12)
+        pdf.cell(0, 10, "ER: positive")
+    response = _post(TestClient(create_app(max_pages=2)), ("long.pdf", bytes(pdf.output()), "application/pdf"))
+    assert response.status_code == 413 and "3 pages (limit 2)" in response.json()["detail"]
+
+
+def test_one_bad_file_among_good_ones_gets_its_own_error(client, samples):
+    response = _post(client, (TEXT, (samples / TEXT).read_bytes(), "text/plain"), ("x.png", PNG, "image/png"))
+    assert response.status_code == 200
+    statuses = [r["status"] for r in response.json()["reports"]]
+    assert statuses == ["ok", "error"]
+
+
+def test_nothing_is_left_in_the_temp_folder(tmp_path, monkeypatch, samples):
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    app = TestClient(create_app())
+    big = (samples / TEXT).read_bytes() + b"\n" + b"Filler line of a long report.\n" * 60_000  # ~1.8 MB: spooled to disk
+    for files in ([("big.txt", big, "text/plain")], [("x.png", PNG, "image/png")],
+                  [("broken.pdf", b"%PDF-1.4 broken", "application/pdf")]):
+        _post(app, *files)
+        assert list(folder.iterdir()) == []
+
+
+def test_token_is_required_when_set(samples):
+    guarded = TestClient(create_app(token="s3cret"))
+    assert guarded.get("/").status_code == 401
+    assert guarded.get("/?token=wrong").status_code == 401
+    assert guarded.get("/?token=s3cret").status_code == 200
+    body = [("files", (TEXT, (samples / TEXT).read_bytes(), "text/plain"))]
+    assert guarded.post("/api/extract", files=body).status_code == 401
+    assert guarded.post("/api/extract", files=body, headers={"X-Token": "s3cret"}).status_code == 200
+
+
+def test_openapi_schema_describes_the_api(client):
+    schema = client.get("/openapi.json").json()
+    operation = schema["paths"]["/api/extract"]["post"]
+    assert {"200", "413", "415", "422"} <= set(operation["responses"])
+    assert "ExtractResponse" in schema["components"]["schemas"]
+
+
+def test_no_report_text_in_logs(client, caplog):
+    marker = "QWXZ9917UNIQUE"
+    report = f"Patient: {marker}\nFINAL DIAGNOSIS: invasive carcinoma of the left breast.\nER: positive (90%).\n"
+    with caplog.at_level(logging.DEBUG):
+        _post(client, ("r.txt", report.encode(), "text/plain"))
+        _post(client, ("bad.pdf", f"%PDF-1.4 {marker}".encode(), "application/pdf"))
+    assert caplog.records, "DEBUG logging captured nothing: the check would be empty"
+    assert not any(marker in r.getMessage() for r in caplog.records)
