@@ -36,9 +36,10 @@ class FileResult:
 
     path: str
     digest: str
-    row: dict[str, str]
+    row: dict[str, str]  # the DESIGN.md row (the summary counts from it)
     json_line: str | None
     ocr_pages: int
+    out: dict[str, str] | str | None = None  # the main output's row (naaccr) or line (fhir); None: `row`
 
 
 @dataclass
@@ -68,18 +69,19 @@ def file_digest(path: str | Path) -> str:
 _WORKER: dict = {}
 
 
-def init_worker(patterns: str | None, ocr: str, with_json: bool) -> None:
+def init_worker(patterns: str | None, ocr: str, with_json: bool, fmt: str = "csv") -> None:
     """Load the rules once per worker process; Tesseract gets one thread per process."""
     os.environ["OMP_THREAD_LIMIT"] = "1"
     from .pipeline import default_matcher
 
-    _WORKER.update(matcher=default_matcher(patterns), ocr=ocr, with_json=with_json, setup=(patterns, ocr, with_json))
+    _WORKER.update(matcher=default_matcher(patterns), ocr=ocr, with_json=with_json, fmt=fmt,
+                   setup=(patterns, ocr, with_json, fmt))
 
 
-def process_file_with(path: str, patterns: str | None, ocr: str, with_json: bool) -> FileResult:
+def process_file_with(path: str, patterns: str | None, ocr: str, with_json: bool, fmt: str = "csv") -> FileResult:
     """process_file for workers that were not started by us (Dask): set up on first use."""
-    if _WORKER.get("setup") != (patterns, ocr, with_json):
-        init_worker(patterns, ocr, with_json)
+    if _WORKER.get("setup") != (patterns, ocr, with_json, fmt):
+        init_worker(patterns, ocr, with_json, fmt)
     return process_file(path)
 
 
@@ -94,39 +96,74 @@ def process_file(path: str) -> FileResult:
     document, record = safe_read_and_extract(path, matcher=_WORKER["matcher"], ocr=_WORKER["ocr"])
     ocr_pages = sum(1 for p in document.pages if p.source is TextSource.OCR) if document else 0
     line = json.dumps(to_json(record), ensure_ascii=False) if _WORKER["with_json"] else None
-    return FileResult(path, file_digest(path), to_row(record), line, ocr_pages)
+    return FileResult(path, file_digest(path), to_row(record), line, ocr_pages, _main_output(record, _WORKER["fmt"]))
 
 
-def failed_result(path: str, reason: str, with_json: bool) -> FileResult:
+def _main_output(record, fmt: str):
+    if fmt == "naaccr":
+        from .naaccr import naaccr_row
+
+        return naaccr_row(record)
+    if fmt == "fhir":
+        from .fhir import bundle_json
+
+        return bundle_json(record)
+    return None
+
+
+def failed_result(path: str, reason: str, with_json: bool, fmt: str = "csv") -> FileResult:
     """The error row of a file whose worker timed out or died."""
     from .export import to_json, to_row
     from .model import Her2Record
 
     record = Her2Record(source=path, status="error", error=reason)
     line = json.dumps(to_json(record), ensure_ascii=False) if with_json else None
-    return FileResult(path, file_digest(path), to_row(record), line, 0)
+    return FileResult(path, file_digest(path), to_row(record), line, 0, _main_output(record, fmt))
 
 
 # --- the writer side -------------------------------------------------------------------------
 
+FORMATS = ("csv", "naaccr", "fhir")
+
+
+def _columns(fmt: str) -> tuple[str, ...] | None:
+    """The main output's CSV header, or None for NDJSON (fhir: one Bundle per line)."""
+    if fmt == "naaccr":
+        from .naaccr import naaccr_columns
+
+        return tuple(naaccr_columns())
+    return None if fmt == "fhir" else CSV_COLUMNS
+
+
+def _jsonl_source(obj: dict) -> str | None:
+    return obj.get("source")
+
+
+def _bundle_source(obj: dict) -> str | None:
+    return (obj.get("identifier") or {}).get("value")
+
+
 class RowWriter:
-    """Appends complete rows to the CSV (and JSONL), and the path + hash to the progress file."""
+    """Appends complete rows to the main output (and JSONL), and the path + hash to the progress file."""
 
     def __init__(self, output: Path, jsonl: Path | None, resume: bool,
-                 digest: Callable[[str], str] = file_digest) -> None:
-        self.output, self.jsonl = Path(output), jsonl
+                 digest: Callable[[str], str] = file_digest, fmt: str = "csv") -> None:
+        self.output, self.jsonl, self.columns = Path(output), jsonl, _columns(fmt)
         self.progress_path = Path(f"{output}.progress")
         self.done: dict[str, str] = {}
         if resume and self.output.exists() and self.progress_path.exists():
             self.done = self._recover(digest)
         else:
             self._start_fresh()
-        self._csv = open(self.output, "a", encoding="utf-8", newline="")
+        self._out = open(self.output, "a", encoding="utf-8", newline="")
         self._json = open(self.jsonl, "a", encoding="utf-8") if self.jsonl else None
         self._progress = open(self.progress_path, "a", encoding="utf-8")
 
+    def _header(self) -> str:
+        return _csv_line(dict(zip(self.columns, self.columns)), self.columns) if self.columns else ""
+
     def _start_fresh(self) -> None:
-        self.output.write_text(_csv_line(dict(zip(CSV_COLUMNS, CSV_COLUMNS))), encoding="utf-8")
+        self.output.write_text(self._header(), encoding="utf-8")
         if self.jsonl:
             self.jsonl.write_text("", encoding="utf-8")
         self.progress_path.write_text("", encoding="utf-8")
@@ -143,28 +180,25 @@ class RowWriter:
             entry = line.split("\t")
             if len(entry) == 2 and entry[1] and digest(entry[0]) == entry[1]:
                 done[entry[0]] = entry[1]
-        rows = _complete_rows(self.output.read_text(encoding="utf-8"))
-        kept = [r for r in rows if r.get("source") in done]
-        done = {k: v for k, v in done.items() if any(r.get("source") == k for r in kept)}
-        self.output.write_text(_csv_line(dict(zip(CSV_COLUMNS, CSV_COLUMNS)))
-                               + "".join(_csv_line(r) for r in kept), encoding="utf-8")
+        if self.columns:
+            kept = [r for r in _complete_rows(self.output.read_text(encoding="utf-8")) if r.get("source") in done]
+            present = {r["source"] for r in kept}
+            self.output.write_text(self._header() + "".join(_csv_line(r, self.columns) for r in kept),
+                                   encoding="utf-8")
+        else:
+            present = _keep_ndjson(self.output, done, _bundle_source)
+        done = {k: v for k, v in done.items() if k in present}
         if self.jsonl:
-            lines = self.jsonl.read_text(encoding="utf-8").splitlines(keepends=True) if self.jsonl.exists() else []
-            keep = []
-            for line in lines:
-                try:
-                    source = json.loads(line).get("source") if line.endswith("\n") else None
-                except json.JSONDecodeError:
-                    source = None
-                if source in done:
-                    keep.append(line)
-            self.jsonl.write_text("".join(keep), encoding="utf-8")
+            _keep_ndjson(self.jsonl, done, _jsonl_source)
         self.progress_path.write_text("".join(f"{k}\t{v}\n" for k, v in done.items()), encoding="utf-8")
         return done
 
     def write(self, result: FileResult) -> None:
-        self._csv.write(_csv_line(result.row))
-        self._csv.flush()
+        if self.columns:
+            self._out.write(_csv_line(result.out if isinstance(result.out, dict) else result.row, self.columns))
+        else:
+            self._out.write(f"{result.out}\n")
+        self._out.flush()
         if self._json and result.json_line is not None:
             self._json.write(result.json_line + "\n")
             self._json.flush()
@@ -172,14 +206,30 @@ class RowWriter:
         self._progress.flush()
 
     def close(self) -> None:
-        for handle in (self._csv, self._json, self._progress):
+        for handle in (self._out, self._json, self._progress):
             if handle:
                 handle.close()
 
 
-def _csv_line(row: dict[str, str]) -> str:
+def _keep_ndjson(path: Path, done: dict[str, str], source_of: Callable[[dict], str | None]) -> set[str]:
+    """Keep the complete lines of an NDJSON file whose source is done; return their sources."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
+    keep, sources = [], set()
+    for line in lines:
+        try:
+            source = source_of(json.loads(line)) if line.endswith("\n") else None
+        except (json.JSONDecodeError, AttributeError):
+            source = None
+        if source in done:
+            keep.append(line)
+            sources.add(source)
+    path.write_text("".join(keep), encoding="utf-8")
+    return sources
+
+
+def _csv_line(row: dict[str, str], columns: Iterable[str] = CSV_COLUMNS) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([row.get(c, "") for c in CSV_COLUMNS])
+    csv.writer(buffer, lineterminator="\n").writerow([row.get(c, "") for c in columns])
     return buffer.getvalue()
 
 
@@ -191,21 +241,36 @@ def _complete_rows(text: str) -> list[dict[str, str]]:
     return [r for r in rows if None not in r and all(v is not None for v in r.values())]
 
 
+def write_naaccr_xml(csv_path: Path) -> Path:
+    """The NAACCR-XML-style file next to a NAACCR CSV (same name, .xml), from its rows."""
+    from .naaccr import naaccr_xml
+
+    target = Path(csv_path).with_suffix(".xml")
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        target.write_text(naaccr_xml(csv.DictReader(handle)), encoding="utf-8")
+    return target
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 def run_batch(
     files: Iterable[Path], output: Path, *, jsonl: Path | None = None, workers: int | None = None,
     timeout: float = DEFAULT_TIMEOUT, resume: bool = False, ocr: str = "auto",
     patterns: str | None = None, on_done: Callable[[FileResult | None], None] | None = None,
-    scheduler: str | None = None,
+    scheduler: str | None = None, fmt: str = "csv",
 ) -> BatchSummary:
     """Extract every file into one row each, in `workers` processes (1: in this process).
 
     `scheduler`: a Dask scheduler address ("tcp://host:8786") or "local" for a LocalCluster
     of `workers` processes; the files must then be readable at the same paths on every
     worker. Dask does not enforce `timeout`.
+
+    `fmt`: the main output: "csv" (DESIGN.md columns), "naaccr" (NAACCR items as CSV, plus the
+    same as XML next to it) or "fhir" (NDJSON, one mCODE Bundle per report).
     """
-    writer = RowWriter(output, jsonl, resume)
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {FORMATS}")
+    writer = RowWriter(output, jsonl, resume, fmt=fmt)
     summary = BatchSummary()
     todo: list[str] = []
     for path in files:
@@ -233,31 +298,34 @@ def run_batch(
 
     try:
         workers = workers or os.cpu_count() or 1
+        setup = (patterns, ocr, jsonl is not None, fmt)
         if scheduler:
-            _run_dask(todo, scheduler, workers, patterns, ocr, jsonl is not None, record)
+            _run_dask(todo, scheduler, workers, setup, record)
         elif workers == 1:
-            _run_here(todo, patterns, ocr, jsonl is not None, timeout, record)
+            _run_here(todo, setup, record)
         else:
-            _run_pool(todo, workers, patterns, ocr, jsonl is not None, timeout, record)
+            _run_pool(todo, workers, setup, timeout, record)
     finally:
         writer.close()
+    if fmt == "naaccr":
+        write_naaccr_xml(output)
     return summary
 
 
-def _run_here(todo, patterns, ocr, with_json, timeout, record) -> None:
+def _run_here(todo, setup, record) -> None:
     """One process: no pool to start; the time limit is not enforced (nothing to kill)."""
-    init_worker(patterns, ocr, with_json)
+    init_worker(*setup)
     for path in todo:
         record(process_file(path))
 
 
-def _run_pool(todo, workers, patterns, ocr, with_json, timeout, record) -> None:
+def _run_pool(todo, workers, setup, timeout, record) -> None:
     from pebble import ProcessExpired, ProcessPool
 
+    with_json, fmt = setup[2], setup[3]
     pending: dict = {}
     queue = iter(todo)
-    with ProcessPool(max_workers=workers, initializer=init_worker,
-                     initargs=(patterns, ocr, with_json)) as pool:
+    with ProcessPool(max_workers=workers, initializer=init_worker, initargs=setup) as pool:
         def fill() -> None:
             while len(pending) < workers * IN_FLIGHT_PER_WORKER:
                 path = next(queue, None)
@@ -273,17 +341,17 @@ def _run_pool(todo, workers, patterns, ocr, with_json, timeout, record) -> None:
                 try:
                     result = future.result()
                 except FutureTimeout:
-                    result = failed_result(path, f"timed out after {timeout:g} s", with_json)
+                    result = failed_result(path, f"timed out after {timeout:g} s", with_json, fmt)
                 except ProcessExpired as exc:
-                    result = failed_result(path, f"worker process died (exit code {exc.exitcode})", with_json)
+                    result = failed_result(path, f"worker process died (exit code {exc.exitcode})", with_json, fmt)
                 except Exception as exc:  # a bug in one file's processing: that row only
                     log.warning("unexpected %s while processing one file", type(exc).__name__)
-                    result = failed_result(path, f"internal error: {type(exc).__name__}", with_json)
+                    result = failed_result(path, f"internal error: {type(exc).__name__}", with_json, fmt)
                 record(result)
             fill()
 
 
-def _run_dask(todo, scheduler, workers, patterns, ocr, with_json, record) -> None:
+def _run_dask(todo, scheduler, workers, setup, record) -> None:
     """The same per-file function mapped over a Dask cluster; results stream back as they finish."""
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -300,7 +368,7 @@ def _run_dask(todo, scheduler, workers, patterns, ocr, with_json, record) -> Non
         names: dict = {}
 
         def submit(path: str):
-            future = client.submit(process_file_with, path, patterns, ocr, with_json, pure=False)
+            future = client.submit(process_file_with, path, *setup, pure=False)
             names[future.key] = path
             return future
 
@@ -310,7 +378,7 @@ def _run_dask(todo, scheduler, workers, patterns, ocr, with_json, record) -> Non
             try:
                 result = future.result()
             except Exception as exc:  # a task that failed on every worker it was tried on
-                result = failed_result(path, f"worker failed: {type(exc).__name__}", with_json)
+                result = failed_result(path, f"worker failed: {type(exc).__name__}", setup[2], setup[3])
             record(result)
             following = next(queue, None)
             if following is not None:

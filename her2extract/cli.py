@@ -30,6 +30,12 @@ class DaskMode(str, Enum):
     local = "local"
 
 
+class OutputFormat(str, Enum):
+    csv = "csv"
+    naaccr = "naaccr"
+    fhir = "fhir"
+
+
 OcrOption = Annotated[
     OcrMode,
     typer.Option("--ocr", help="OCR PDF pages: auto (pages without a usable text layer), always, never.",
@@ -139,7 +145,11 @@ def iter_inputs(paths: list[Path]) -> Iterator[Path]:
 def batch(
     inputs: Annotated[list[Path], typer.Argument(help="Report files and/or folders (searched recursively).",
                                                  exists=True)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.", dir_okay=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write (see --format).", dir_okay=False)],
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", "-f", case_sensitive=False,
+        help="csv: the DESIGN.md columns; naaccr: NAACCR breast SSDIs as CSV, plus OUTPUT.xml; "
+             "fhir: NDJSON, one FHIR R4 mCODE Bundle per report.")] = OutputFormat.csv,
     jsonl: Annotated[Optional[Path], typer.Option("--jsonl", help="Also write JSONL with evidence.",
                                                   dir_okay=False)] = None,
     patterns: PatternsOption = None,
@@ -173,7 +183,7 @@ def batch(
         raise typer.Exit(2)
     options = dict(jsonl=jsonl, workers=workers, timeout=timeout, resume=resume, ocr=ocr.value,
                    patterns=str(patterns) if patterns else None,
-                   scheduler=scheduler or (dask.value if dask else None))
+                   scheduler=scheduler or (dask.value if dask else None), fmt=fmt.value)
     if not quiet and sys.stderr.isatty():
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)

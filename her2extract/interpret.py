@@ -133,7 +133,7 @@ def gastric_her2(ihc: IhcScore | None, ratio: float | None, ish: IshResult | Non
             IhcScore.ZERO: Status.NEGATIVE}.get(ihc, Status.UNKNOWN)
 
 
-def _single_probe(record: Her2Record) -> bool:
+def is_single_probe(record: Her2Record) -> bool:
     """ISH reported as HER2 copies alone, with no CEP17 and no ratio."""
     return (record.her2_ish_her2_copies is not None and record.her2_ish_ratio is None
             and record.her2_ish_cep17_copies is None)
@@ -218,7 +218,7 @@ def interpret(record: Her2Record) -> Interpretation:
     group = None
     if record.her2_ish_ratio is not None and record.her2_ish_her2_copies is not None:
         group = ish_group(record.her2_ish_ratio, record.her2_ish_her2_copies)
-    single = single_probe_band(record.her2_ish_her2_copies) if _single_probe(record) else None
+    single = single_probe_band(record.her2_ish_her2_copies) if is_single_probe(record) else None
     derived = her2_from_components(record.her2_ihc_score, group, record.her2_ish_result, single)
     status = record.her2_reported or derived
     category = her2_category(record.her2_ihc_score, status, record.her2_ihc_staining)

@@ -9,6 +9,7 @@ sheet are served from this package, under a Content-Security-Policy that allows 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from importlib import resources
 from typing import Any
@@ -19,6 +20,8 @@ from pydantic import BaseModel, Field
 
 from .errors import Her2ExtractError, UnreadableDocument
 from .export import to_json, to_row
+from .fhir import bundle_json
+from .naaccr import naaccr_row, naaccr_xml
 from .ingest import MAX_PAGES
 from .pipeline import default_matcher, error_record, read_and_extract_bytes
 
@@ -51,10 +54,13 @@ class Report(BaseModel):
     error: str = Field("", description="why the file could not be read, in words")
     row: dict[str, str] = Field(description="the CSV row (DESIGN.md columns)")
     record: dict[str, Any] = Field(description="the record as `her2extract extract --json` prints it")
+    naaccr: dict[str, str] = Field(description="NAACCR breast SSDI codes, by 'NUMBER Name'")
+    fhir: dict[str, Any] = Field(description="a FHIR R4 mCODE Bundle of the record")
 
 
 class ExtractResponse(BaseModel):
     reports: list[Report]
+    naaccr_xml: str = Field(description="the reports' NAACCR items as one NAACCR-XML-style document")
 
 
 def _static(name: str) -> bytes:
@@ -119,14 +125,13 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
                 continue
             record, code = _extract_one(data, name, matcher, max_pages, ocr)
             del data
-            reports.append(Report(filename=name, status=record.status, error=record.error,
-                                  row=to_row(record), record=to_json(record)))
+            reports.append(_report(name, record))
             codes.append(code)
         if all(code != 200 for code in codes):
             detail = "; ".join(f"{r.filename}: {r.error}" for r in reports)
             return JSONResponse({"detail": detail, "reports": [r.model_dump() for r in reports]},
                                 status_code=max(codes))
-        return ExtractResponse(reports=reports)
+        return ExtractResponse(reports=reports, naaccr_xml=naaccr_xml(r.naaccr for r in reports))
 
     return app
 
@@ -160,9 +165,13 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _report(name: str, record) -> Report:
+    return Report(filename=name, status=record.status, error=record.error, row=to_row(record),
+                  record=to_json(record), naaccr=naaccr_row(record), fhir=json.loads(bundle_json(record)))
+
+
 def _error_report(name: str, reason: str) -> Report:
-    record = error_record(name, reason)
-    return Report(filename=name, status="error", error=reason, row=to_row(record), record=to_json(record))
+    return _report(name, error_record(name, reason))
 
 
 def _too_large(limit: int) -> str:

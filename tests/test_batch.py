@@ -136,3 +136,24 @@ def test_dask_local_cluster_gives_the_process_pool_rows(tmp_path):
     assert sorted(_as_set(_rows(tmp_path / "dask.csv"))) == sorted(_as_set(_rows(tmp_path / "pool.csv")))
     assert sorted((tmp_path / "dask.jsonl").read_text().splitlines()) == sorted(
         (tmp_path / "pool.jsonl").read_text().splitlines())
+
+
+@pytest.mark.parametrize("fmt", ["naaccr", "fhir"])
+def test_other_formats_stream_and_resume(tmp_path, fmt):
+    files = _reports(tmp_path / "in", 8)
+    whole, out = tmp_path / f"whole.{fmt}", tmp_path / f"out.{fmt}"
+    run_batch(files, whole, workers=1, fmt=fmt)
+    run_batch(files, out, workers=1, fmt=fmt)
+    text = out.read_text()
+    out.write_text(text[: len(text) - 30])  # a torn last line
+    progress = Path(f"{out}.progress")
+    progress.write_text("".join(progress.read_text().splitlines(keepends=True)[:5]))
+    summary = run_batch(files, out, workers=1, fmt=fmt, resume=True)
+    assert summary.skipped == 5 and summary.ok == 3
+    assert sorted(out.read_text().splitlines()) == sorted(whole.read_text().splitlines())
+    if fmt == "naaccr":
+        xml = out.with_suffix(".xml").read_text()
+        assert xml.count("<Tumor>") == 8 and xml.count("</Tumor>") == 8  # every report, once
+        assert 'naaccrId="her2OverallSummary"' in xml
+    else:
+        assert len(out.read_text().splitlines()) == 8

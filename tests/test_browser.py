@@ -70,6 +70,12 @@ def test_upload_a_pdf_and_see_the_card_with_highlighted_evidence(server, samples
                 page.click("#download-csv")
             csv_text = download.value.path().read_text()
             assert csv_text.startswith("source,status,error,") and SAMPLE in csv_text
+            with page.expect_download() as download:
+                page.click("#download-naaccr-xml")
+            assert 'naaccrId="her2OverallSummary" naaccrNum="3855">0<' in download.value.path().read_text()
+            with page.expect_download() as download:
+                page.click("#download-fhir")
+            assert '"resourceType": "Bundle"' in download.value.path().read_text()
             page.screenshot(path=str(tmp_path / "card.png"), full_page=True)
             if os.environ.get("HER2EXTRACT_SCREENSHOT"):  # keep a copy for a reviewer
                 shutil.copy(tmp_path / "card.png", os.environ["HER2EXTRACT_SCREENSHOT"])

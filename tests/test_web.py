@@ -54,6 +54,9 @@ def test_text_report_gives_values_evidence_and_explanation(client, samples):
     assert evidence["page"] == 1 and evidence["text"] == "2+" and "2+" in evidence["context"]
     topics = [e["topic"] for e in record["explanation"]["results"]]
     assert "HER2" in topics and record["explanation"]["questions"] and record["explanation"]["disclaimer"]
+    assert report["naaccr"]["3855 HER2 Overall Summary"] == "0" and report["naaccr"]["3826 Estrogen Receptor Percent Positive or Range"] == "005"
+    assert report["fhir"]["resourceType"] == "Bundle"
+    assert 'naaccrId="her2IhcSummary" naaccrNum="3850">2<' in response.json()["naaccr_xml"]
 
 
 def test_text_layer_pdf(client, samples):

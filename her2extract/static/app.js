@@ -35,7 +35,7 @@ const WARNINGS = {
   "time-out": "Part of the file took too long to read.",
 };
 
-const state = { reports: [] };
+const state = { reports: [], naaccrXml: "" };
 const byId = (id) => document.getElementById(id);
 const token = new URLSearchParams(window.location.search).get("token");
 
@@ -78,13 +78,14 @@ async function upload(fileList) {
     if (body.reports) render(body.reports);
     return;
   }
-  render(body.reports);
+  render(body.reports, body.naaccr_xml);
   const failed = body.reports.filter((r) => r.status !== "ok").length;
   setStatus(failed ? `Done. ${failed} file(s) could not be read; see below.` : "Done.");
 }
 
-function render(reports) {
+function render(reports, naaccrXml) {
   state.reports = reports;
+  state.naaccrXml = naaccrXml || "";
   const results = byId("results");
   results.replaceChildren(...reports.map(card));
   byId("downloads").hidden = !reports.length;
@@ -205,12 +206,27 @@ function download(name, type, text) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-function downloadCsv() {
-  const rows = state.reports.map((r) => r.row);
-  if (!rows.length) return;
+function csvText(rows) {
   const columns = Object.keys(rows[0]);
-  const lines = [columns.join(","), ...rows.map((row) => columns.map((c) => csvCell(row[c])).join(","))];
-  download("her2extract.csv", "text/csv", lines.join("\r\n") + "\r\n");
+  const lines = [columns.map(csvCell).join(","), ...rows.map((row) => columns.map((c) => csvCell(row[c])).join(","))];
+  return lines.join("\r\n") + "\r\n";
+}
+
+function downloadCsv() {
+  if (state.reports.length) download("her2extract.csv", "text/csv", csvText(state.reports.map((r) => r.row)));
+}
+
+function downloadNaaccr() {
+  if (state.reports.length) download("her2extract-naaccr.csv", "text/csv", csvText(state.reports.map((r) => r.naaccr)));
+}
+
+function downloadNaaccrXml() {
+  if (state.naaccrXml) download("her2extract-naaccr.xml", "application/xml", state.naaccrXml);
+}
+
+function downloadFhir() {
+  const bundles = state.reports.map((r) => r.fhir);
+  download("her2extract-fhir.json", "application/fhir+json", JSON.stringify(bundles.length === 1 ? bundles[0] : bundles, null, 2));
 }
 
 function downloadJson() {
@@ -231,4 +247,7 @@ document.addEventListener("DOMContentLoaded", () => {
   drop.addEventListener("drop", (e) => upload(e.dataTransfer.files));
   byId("download-csv").addEventListener("click", downloadCsv);
   byId("download-json").addEventListener("click", downloadJson);
+  byId("download-naaccr").addEventListener("click", downloadNaaccr);
+  byId("download-naaccr-xml").addEventListener("click", downloadNaaccrXml);
+  byId("download-fhir").addEventListener("click", downloadFhir);
 });
