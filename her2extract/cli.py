@@ -26,6 +26,25 @@ class OcrMode(str, Enum):
     never = "never"
 
 
+class LogLevel(str, Enum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+@app.callback()
+def main_options(
+    log_level: Annotated[LogLevel, typer.Option(
+        "--log-level", case_sensitive=False, envvar="HER2EXTRACT_LOG_LEVEL",
+        help="How much to log to stderr. Logs never hold report text.")] = LogLevel.warning,
+) -> None:
+    """Extract HER2, ER, PR and Ki-67 results from pathology reports (PDF or text)."""
+    import logging
+
+    logging.basicConfig(level=log_level.value.upper(), format="%(levelname)s %(name)s: %(message)s")
+
+
 class DaskMode(str, Enum):
     local = "local"
 
@@ -233,7 +252,11 @@ def serve(
     application = create_app(token=token, max_bytes=max_mb * 1024 * 1024, max_pages=max_pages)
     where = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     typer.echo(f"her2extract page: {where}  (Ctrl+C to stop)", err=True)
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False, server_header=False)
+    import logging
+
+    level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+    uvicorn.run(application, host=host, port=port, log_level=level if level in ("debug", "info") else "warning",
+                access_log=False, server_header=False)
 
 
 PLAIN_PROGRESS_SECONDS = 10.0

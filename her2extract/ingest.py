@@ -135,7 +135,12 @@ def _read_pdf(
         pages: list[Page] = []
         warnings: list[str] = []
         for index in range(count):
-            page = pdf[index]
+            try:
+                page = pdf[index]
+            except pdfium.PdfiumError:  # one broken page costs that page, not the report
+                pages.append(Page(index + 1, "", TextSource.NONE))
+                warnings.append(f"unreadable-page: page {index + 1} is damaged and could not be read")
+                continue
             try:
                 text = _pdfium_text(page)
                 if _has_ruled_table(page):
@@ -158,8 +163,13 @@ def _read_pdf(
                 why = ("OCR is off" if ocr == "never" else "OCR found no text" if scanned is not None
                        else "OCR is not available (install tesseract-ocr)")
                 warnings.append(f"no-text-layer: page {index + 1} has no text layer and {why}")
+    except pdfium.PdfiumError as exc:  # damage PDFium finds only while reading a page's content
+        raise UnreadableDocument(source, f"corrupt PDF: {exc}") from None
     finally:
         pdf.close()
+    if pages and all(p.source is TextSource.NONE for p in pages) and any(
+            w.startswith("unreadable-page") for w in warnings):
+        raise UnreadableDocument(source, "corrupt PDF: no page could be read")
     return Document(source=source, pages=tuple(pages), warnings=tuple(warnings))
 
 

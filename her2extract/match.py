@@ -6,6 +6,7 @@ The only module that knows spaCy (token rules run on `spacy.blank("en")`'s token
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -22,11 +23,26 @@ STRUCTURE_FILES = frozenset({"sections", "assertions", "lexicon", "specimens", "
 WINDOW_BEFORE = 150
 WINDOW_AFTER = 300
 TOKEN_REACH = 120  # a token rule's match ends within this many characters after the marker's name
+TOKEN_CHUNK = 2_000  # spaCy's tokenizer is slow on long runs of punctuation: never give it more at once
+
+
+# A report names a marker a few dozen times at most; a text that names one more often than
+# this is machine-made or an attack, and only its first mentions are read (with a warning).
+MAX_MENTIONS = 500
+LINE_SNAP = 200  # a window's edge moves to the line's end or start only if that is this close
 
 
 def _line_end(text: str, at: int) -> int:
-    end = text.find("\n", min(len(text), at))
-    return len(text) if end < 0 else end
+    """The end of the line holding `at`, if near; else `at` (a 1 MB line has no useful end)."""
+    at = min(len(text), at)
+    end = text.find("\n", at, at + LINE_SNAP)
+    return end if end >= 0 else min(len(text), at + LINE_SNAP) if len(text) - at <= LINE_SNAP else at
+
+
+def _line_start(text: str, at: int) -> int:
+    at = max(0, at)
+    start = text.rfind("\n", max(0, at - LINE_SNAP), at)
+    return start + 1 if start >= 0 else (0 if at <= LINE_SNAP else at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +111,8 @@ class Matcher:
             if rule.lead is not None:
                 starts = leads.get(rule.lead.pattern)
                 if starts is None:
-                    starts = leads[rule.lead.pattern] = [
-                        m.start() for m in rule.lead.finditer(text, overlapped=True, timeout=DEFAULT_TIMEOUT)]
+                    found = rule.lead.finditer(text, overlapped=True, timeout=DEFAULT_TIMEOUT)
+                    starts = leads[rule.lead.pattern] = [m.start() for m in itertools.islice(found, MAX_MENTIONS)]
                 found = _anchored_findings(rule, text, starts)
             else:
                 found = _regex_findings(rule, text, spans)
@@ -109,10 +125,10 @@ class Matcher:
             near = {m for r in self._token_rules for m in r.near}
             if near and self.marker_rules:  # a token rule starts at the marker's name: tokenize just after it
                 hits = self._marker_hits(text)
-                spans = _union([[(start, _line_end(text, end + TOKEN_REACH)) for start, end in hits.get(m, [])]
+                spans = _union([[(start, min(len(text), end + TOKEN_REACH)) for start, end in hits.get(m, [])]
                                 for m in near])
-            else:
-                spans = whole
+            else:  # no marker rules to say where: the whole text, in bounded pieces
+                spans = [(start, min(len(text), start + TOKEN_CHUNK)) for start in range(0, len(text), TOKEN_CHUNK)]
             for start, end in spans:
                 out.extend(self._token_findings(text, start, end))
         out.sort(key=lambda f: (f.start, f.end, f.rule_id))
@@ -121,7 +137,7 @@ class Matcher:
     def windows(self, text: str) -> dict[str, list[tuple[int, int]]]:
         """Per marker, the merged stretches of text around where it is named (whole lines)."""
         return {
-            marker: _union([[(text.rfind("\n", 0, max(0, start - WINDOW_BEFORE)) + 1,
+            marker: _union([[(_line_start(text, start - WINDOW_BEFORE),
                               _line_end(text, end + WINDOW_AFTER)) for start, end in spans]])
             for marker, spans in self._marker_hits(text).items()
         }
@@ -133,9 +149,14 @@ class Matcher:
         hits: dict[str, list[tuple[int, int]]] = {}
         for rule in self.marker_rules:
             marker = dict(rule.value)["marker"]
-            hits.setdefault(marker, []).extend(m.span() for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT))
+            found = rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT)
+            hits.setdefault(marker, []).extend(m.span() for m in itertools.islice(found, MAX_MENTIONS))
         self._hits_for = (text, hits)
         return hits
+
+    def capped(self, text: str) -> list[str]:
+        """The markers named more than MAX_MENTIONS times in `text`: only the first were read."""
+        return sorted(marker for marker, spans in self._marker_hits(text).items() if len(spans) >= MAX_MENTIONS)
 
     def _token_findings(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Finding]:
         if self._spacy_matcher is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from .errors import Her2ExtractError, UnreadableDocument
 from .ingest import MAX_BYTES, MAX_PAGES, ocr_available, read_bytes, read_file_bytes
 from .interpret import interpret
-from .match import Matcher, Trigger
+from .match import MAX_MENTIONS, Matcher, Trigger
 from .model import Document, Her2Record, Status, TextSource
 from .normalize import Context, build_record, to_mentions
 from .rules import load_rules
@@ -25,9 +25,44 @@ def default_matcher(patterns: str | None = None) -> Matcher:
     return Matcher(load_rules(extra=patterns))
 
 
+# A text this long that compresses this well is one thing said over and over (a generated or
+# hostile file), not a report: it is refused at once instead of keeping a worker busy.
+REPETITIVE_MIN_CHARS = 100_000
+REPETITIVE_RATIO = 25.0
+
+
 def extract_document(document: Document, matcher: Matcher | None = None) -> Her2Record:
-    """Extract and interpret one read document."""
+    """Extract and interpret one read document. Total: any text gives a record.
+
+    A pathological text (see repetitive()) or a pattern that runs past its time limit gives an
+    error record with the reason, never an exception.
+    """
     matcher = matcher or default_matcher()
+    why = repetitive(document)
+    if why:
+        return error_record(document.source, why)
+    try:
+        return _extract_document(document, matcher)
+    except TimeoutError:
+        return error_record(document.source, "time-out: a pattern took too long on this file")
+
+
+def repetitive(document: Document) -> str:
+    """A reason when the document's text is long and one thing repeated; "" otherwise."""
+    import zlib
+
+    size = sum(len(p.text) for p in document.pages)
+    if size < REPETITIVE_MIN_CHARS:
+        return ""
+    data = "".join(p.text for p in document.pages).encode("utf-8", errors="replace")
+    ratio = len(data) / max(1, len(zlib.compress(data, 1)))
+    if ratio < REPETITIVE_RATIO:
+        return ""
+    return (f"repetitive text: {size:,} characters that compress {ratio:.0f}-fold; "
+            "this is not read as a pathology report")
+
+
+def _extract_document(document: Document, matcher: Matcher) -> Her2Record:
     clean = clean_text(document)
     text = clean.text
     sections = matcher.sections(text)
@@ -41,7 +76,10 @@ def extract_document(document: Document, matcher: Matcher | None = None) -> Her2
         source=document.source, pages=len(document.pages), text_source=document.text_source,
     )
     addenda = sum(1 for s in sections if s.kind == "addendum")
-    record = build_record(base, mentions, list(document.warnings) + warnings, matcher.part_facts(text, parts), addenda)
+    capped = [f"too-many-mentions: {marker.upper()} is named more than {MAX_MENTIONS} times; only the first "
+              f"{MAX_MENTIONS} were read" for marker in matcher.capped(text)]
+    record = build_record(base, mentions, list(document.warnings) + warnings + capped,
+                          matcher.part_facts(text, parts), addenda)
     meaning = interpret(record)
     return dataclasses.replace(
         record,
