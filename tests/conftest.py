@@ -44,3 +44,25 @@ def samples() -> Path:
 @pytest.fixture(scope="session")
 def sample_reports() -> list[Path]:
     return list(REPORTS)
+
+
+def scanned_pdf(folder: Path, lines: list[str], name: str = "scan.pdf") -> Path:
+    """A PDF whose only page is a picture of `lines` (no text layer), like a scan."""
+    import io
+
+    from fpdf import FPDF
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (1700, 120 + 140 * len(lines)), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=48)
+    for i, line in enumerate(lines):
+        draw.text((60, 60 + 140 * i), line, fill=0, font=font)
+    picture = io.BytesIO()
+    image.save(picture, format="PNG")
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.image(picture, x=10, y=10, w=190)
+    path = folder / name
+    pdf.output(str(path))
+    return path

@@ -12,6 +12,8 @@ from her2extract.errors import UnreadableDocument
 from her2extract.ingest import read_bytes, read_document
 from her2extract.model import TextSource
 
+from conftest import scanned_pdf
+
 # --- text encodings --------------------------------------------------------------------------
 
 ENCODED = [
@@ -167,23 +169,7 @@ def test_generated_pdf_text_lands_on_its_page(tmp_path):
 
 
 def _scanned_pdf(tmp_path, lines):
-    """A PDF whose only page is a picture of text (no text layer), like a scan."""
-    from fpdf import FPDF
-    from PIL import Image, ImageDraw, ImageFont
-
-    image = Image.new("L", (1700, 120 + 140 * len(lines)), 255)
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=48)
-    for i, line in enumerate(lines):
-        draw.text((60, 60 + 140 * i), line, fill=0, font=font)
-    picture = tmp_path / "scan.png"
-    image.save(picture)
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.image(str(picture), x=10, y=10, w=190)
-    path = tmp_path / "scan.pdf"
-    pdf.output(str(path))
-    return path
+    return scanned_pdf(tmp_path, lines)
 
 
 def test_scanned_page_is_read_by_ocr(tmp_path):

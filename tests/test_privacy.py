@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 from fpdf import FPDF
 
+from conftest import scanned_pdf
+
 MARKER = "ZXQV4471PRIVATE"
 
 
@@ -38,21 +40,7 @@ def _reports(folder: Path) -> list[Path]:
         pdf.line(10, 60 + 6 * n, 200, 60 + 6 * n)
     table_pdf = folder / "table.pdf"
     pdf.output(str(table_pdf))
-    from PIL import Image, ImageDraw, ImageFont
-
-    image = Image.new("L", (1700, 400), 255)
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=48)
-    draw.text((60, 60), f"PATIENT {MARKER}", fill=0, font=font)
-    draw.text((60, 200), "HER2 (IHC): 3+ POSITIVE", fill=0, font=font)
-    picture = folder / "scan.png"
-    image.save(picture)
-    scan = FPDF()
-    scan.add_page()
-    scan.image(str(picture), x=10, y=10, w=190)
-    scan_pdf = folder / "scan.pdf"
-    scan.output(str(scan_pdf))
-    picture.unlink()
+    scan_pdf = scanned_pdf(folder, [f"PATIENT {MARKER}", "HER2 (IHC): 3+ POSITIVE"])
     return [text, table_pdf, scan_pdf]
 
 
