@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from .errors import Her2ExtractError, UnreadableDocument
 from .export import to_json, to_row
@@ -78,7 +79,7 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        if token is not None and request.url.path != "/static/app.css":
+        if token is not None and not request.url.path.startswith("/static/"):  # the script and style are public
             given = request.headers.get("x-token") or request.query_params.get("token") or ""
             if not hmac.compare_digest(given.encode(), token.encode()):
                 return _with_headers(JSONResponse({"detail": "a valid token is required"}, status_code=401))
@@ -123,7 +124,8 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
                 reports.append(_error_report(name, _too_large(max_bytes)))
                 codes.append(413)
                 continue
-            record, code = _extract_one(data, name, matcher, max_pages, ocr)
+            # extraction (and OCR) is slow and synchronous: keep it off the event loop
+            record, code = await run_in_threadpool(_extract_one, data, name, matcher, max_pages, ocr)
             del data
             reports.append(_report(name, record))
             codes.append(code)

@@ -131,6 +131,7 @@ def test_token_is_required_when_set(samples):
     assert guarded.get("/").status_code == 401
     assert guarded.get("/?token=wrong").status_code == 401
     assert guarded.get("/?token=s3cret").status_code == 200
+    assert guarded.get("/static/app.js").status_code == 200  # the page's own script loads without the token
     body = [("files", (TEXT, (samples / TEXT).read_bytes(), "text/plain"))]
     assert guarded.post("/api/extract", files=body).status_code == 401
     assert guarded.post("/api/extract", files=body, headers={"X-Token": "s3cret"}).status_code == 200
