@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 from importlib import resources
 from typing import Any
 
@@ -55,6 +56,10 @@ class Report(BaseModel):
     error: str = Field("", description="why the file could not be read, in words")
     row: dict[str, str] = Field(description="the CSV row (DESIGN.md columns)")
     record: dict[str, Any] = Field(description="the record as `her2extract extract --json` prints it")
+    sentences: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="per field: the page, the sentence of the original page text the value sits in, "
+                    "and the value's [mark_start, mark_end) within it")
     naaccr: dict[str, str] = Field(description="NAACCR breast SSDI codes, by 'NUMBER Name'")
     fhir: dict[str, Any] = Field(description="a FHIR R4 mCODE Bundle of the record")
 
@@ -125,9 +130,9 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
                 codes.append(413)
                 continue
             # extraction (and OCR) is slow and synchronous: keep it off the event loop
-            record, code = await run_in_threadpool(_extract_one, data, name, matcher, max_pages, ocr)
+            (record, sentences), code = await run_in_threadpool(_extract_one, data, name, matcher, max_pages, ocr)
             del data
-            reports.append(_report(name, record))
+            reports.append(_report(name, record, sentences))
             codes.append(code)
         if all(code != 200 for code in codes):
             detail = "; ".join(f"{r.filename}: {r.error}" for r in reports)
@@ -141,18 +146,18 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
 def _extract_one(data: bytes, name: str, matcher, max_pages: int, ocr: str):
     """(record, HTTP status it would get alone). Never logs report text."""
     try:
-        _, record = read_and_extract_bytes(data, name, matcher=matcher, max_pages=max_pages, ocr=ocr)
-        return record, 200
+        document, record = read_and_extract_bytes(data, name, matcher=matcher, max_pages=max_pages, ocr=ocr)
+        return (record, evidence_sentences(document, record)), 200
     except UnreadableDocument as exc:
         wrong_type = "binary file" in exc.reason or "not a PDF" in exc.reason
         reason = "not a PDF or a text file (judged by its content)" if wrong_type else exc.reason
         code = 415 if wrong_type else 413 if "pages (limit" in exc.reason else 422
-        return error_record(name, reason), code
+        return (error_record(name, reason), {}), code
     except (Her2ExtractError, TimeoutError) as exc:
-        return error_record(name, f"could not be read: {type(exc).__name__}"), 422
+        return (error_record(name, f"could not be read: {type(exc).__name__}"), {}), 422
     except Exception as exc:  # one bad file must not take the server down
         log.error("internal error (%s) while extracting one upload", type(exc).__name__)
-        return error_record(name, f"internal error: {type(exc).__name__}"), 422
+        return (error_record(name, f"internal error: {type(exc).__name__}"), {}), 422
 
 
 async def _read_limited(upload: UploadFile, limit: int) -> bytes | None:
@@ -167,9 +172,70 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _report(name: str, record) -> Report:
+def _report(name: str, record, sentences: dict | None = None) -> Report:
     return Report(filename=name, status=record.status, error=record.error, row=to_row(record),
-                  record=to_json(record), naaccr=naaccr_row(record), fhir=json.loads(bundle_json(record)))
+                  record=to_json(record), sentences=sentences or {}, naaccr=naaccr_row(record),
+                  fhir=json.loads(bundle_json(record)))
+
+
+SENTENCE_REACH = 240  # characters a shown sentence may run before and after its value
+
+
+def evidence_sentences(document, record) -> dict[str, dict[str, Any]]:
+    """Per value, the sentence it sits in, and where the value is in it.
+
+    Taken from the cleaned text the rules read (so a flattened table shows "HER2/NEU: 1+", not
+    the layer's "negative 1+"): the value's line, joined with the lines before and after it
+    while the sentence runs on (no closing ".", ":" or ";"), then cut at ". " on either side.
+    """
+    from .text import clean_text
+
+    clean = clean_text(document).text
+    out: dict[str, dict[str, Any]] = {}
+    for ev in record.evidence:
+        start, end = _sentence_bounds(clean, ev.start, ev.end)
+        raw = clean[start:end]
+        lead = len(raw) - len(raw.lstrip())
+        out[ev.field] = {"page": ev.page, "text": " ".join(raw.split()),
+                         "mark_start": _squeezed(raw, ev.start - start) - _squeezed(raw, lead),
+                         "mark_end": _squeezed(raw, ev.end - start) - _squeezed(raw, lead)}
+    return out
+
+
+def _sentence_bounds(text: str, value_start: int, value_end: int) -> tuple[int, int]:
+    """The value's line; with the line before when the value starts its line (a label above it)
+    or when its line starts in lower case (a wrapped sentence); with the following lines while
+    they continue in lower case; then cut at ". " on either side."""
+    floor, ceiling = max(0, value_start - SENTENCE_REACH), min(len(text), value_end + SENTENCE_REACH)
+    start = text.rfind("\n", floor, value_start) + 1 or floor
+    first = True
+    while start > floor:
+        line = text[start:text.find("\n", start) if "\n" in text[start:value_start + 1] else value_start]
+        previous_start = text.rfind("\n", floor, start - 1) + 1 or floor
+        previous = text[previous_start:start - 1]
+        label_above = first and value_start - start <= 2
+        wrapped = line[:1].islower() and not previous.rstrip().endswith((".", ";", ":"))
+        if not previous.strip() or not (label_above or wrapped):
+            break
+        start, first = previous_start, False
+    end = text.find("\n", value_end, ceiling)
+    end = ceiling if end < 0 else end
+    while end < ceiling and not text[:end].rstrip().endswith((".", ";", ":")) and text[end + 1:end + 2].islower():
+        following = text.find("\n", end + 1, ceiling)
+        end = ceiling if following < 0 else following
+    cut = text.rfind(". ", start, value_start)
+    start = cut + 2 if cut >= 0 else start
+    cut = text.find(". ", value_end, end)
+    end = cut + 1 if cut >= 0 else end
+    return start, end
+
+
+def _squeezed(text: str, at: int) -> int:
+    """Where offset `at` of `text` lands once its runs of white space become single spaces."""
+    return len(_SPACES.sub(" ", text[:at]))
+
+
+_SPACES = re.compile(r"\s+")
 
 
 def _error_report(name: str, reason: str) -> Report:

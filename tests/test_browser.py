@@ -64,6 +64,7 @@ def test_upload_a_pdf_and_see_the_card_with_highlighted_evidence(server, samples
             ihc = page.locator("[data-evidence=her2_ihc_score]")
             assert "page 1" in ihc.inner_text()
             assert ihc.locator("mark").inner_text() == "2+"
+            assert "HER2 immunohistochemistry (4B5) 2+ (equivocal)" in ihc.inner_text()  # the whole sentence
             assert "not medical advice" in page.inner_text(".report-card .disclaimer")
             assert page.is_visible("#download-csv") and page.is_visible("#download-json")
             with page.expect_download() as download:

@@ -52,6 +52,9 @@ def test_text_report_gives_values_evidence_and_explanation(client, samples):
     assert (row["her2_status"], row["her2_category"], row["er_status"]) == ("negative", "low", "low positive")
     evidence = record["evidence"]["her2_ihc_score"]
     assert evidence["page"] == 1 and evidence["text"] == "2+" and "2+" in evidence["context"]
+    sentence = report["sentences"]["her2_ihc_score"]
+    assert sentence["text"][sentence["mark_start"]:sentence["mark_end"]] == "2+"
+    assert sentence["text"].startswith("HER2 IHC (4B5): 2+") and sentence["page"] == 1
     topics = [e["topic"] for e in record["explanation"]["results"]]
     assert "HER2" in topics and record["explanation"]["questions"] and record["explanation"]["disclaimer"]
     assert report["naaccr"]["3855 HER2 Overall Summary"] == "0" and report["naaccr"]["3826 Estrogen Receptor Percent Positive or Range"] == "005"
@@ -62,6 +65,10 @@ def test_text_report_gives_values_evidence_and_explanation(client, samples):
 def test_text_layer_pdf(client, samples):
     response = _post(client, (GOOD_PDF, (samples / GOOD_PDF).read_bytes(), "application/pdf"))
     row = response.json()["reports"][0]["row"]
+    sentences = response.json()["reports"][0]["sentences"]
+    for field, sentence in sentences.items():  # every highlight covers the value's own text
+        value = response.json()["reports"][0]["record"]["evidence"][field]["text"]
+        assert sentence["text"][sentence["mark_start"]:sentence["mark_end"]] == " ".join(value.split()), field
     assert response.status_code == 200
     assert (row["her2_ihc_score"], row["her2_ish_result"], row["er_percent"]) == ("2+", "not amplified", "5")
 

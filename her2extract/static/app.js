@@ -134,6 +134,12 @@ function summary(r) {
     ]));
 }
 
+function marked(sentence) {
+  const t = sentence.text;
+  return el("span", { class: "sentence" }, t.slice(0, sentence.mark_start),
+    el("mark", {}, t.slice(sentence.mark_start, sentence.mark_end)), t.slice(sentence.mark_end));
+}
+
 function highlighted(context, text) {
   const line = el("span", { class: "sentence" });
   const at = text ? context.indexOf(text) : -1;
@@ -145,11 +151,11 @@ function highlighted(context, text) {
   return line;
 }
 
-function evidenceList(record) {
+function evidenceList(record, sentences) {
   const items = Object.values(record.evidence || {}).map((ev) => el("li", { "data-evidence": ev.field },
     el("div", {}, el("strong", {}, `${LABELS[ev.field] || ev.field}: `), String(record[ev.field] ?? ev.text)),
     el("div", { class: "where" }, `page ${ev.page}${ev.section ? `, ${ev.section} section` : ""}`),
-    highlighted(ev.context || ev.text, ev.text)));
+    sentences[ev.field] ? marked(sentences[ev.field]) : highlighted(ev.context || ev.text, ev.text)));
   return items.length ? el("ul", { class: "evidence" }, ...items) : el("p", {}, "No result was found in this report.");
 }
 
@@ -186,7 +192,7 @@ function card(report) {
   }
   const warnings = warningList(r);
   if (warnings) box.append(el("h3", { class: "section-title" }, "Please note"), warnings);
-  box.append(el("h3", { class: "section-title" }, "Where each value was found"), evidenceList(r));
+  box.append(el("h3", { class: "section-title" }, "Where each value was found"), evidenceList(r, report.sentences || {}));
   box.append(el("p", { class: "disclaimer" }, explanation.disclaimer || "This is not medical advice."));
   if (explanation.guideline) box.append(el("p", { class: "meta" }, `Guidelines: ${explanation.guideline}`));
   return box;
