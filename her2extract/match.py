@@ -89,6 +89,7 @@ class Matcher:
         self._nlp = None
         self._spacy_matcher = None
         self._hits_for: tuple[str, dict] | None = None
+        self._starts_for: tuple[str, dict] | None = None
 
     # --- values -------------------------------------------------------------------------
     def findings(self, text: str) -> list[Finding]:
@@ -186,12 +187,23 @@ class Matcher:
         return out
 
     def sections(self, text: str) -> list[Section]:
-        return find_spans(text, ((r.section, r.pattern, r.window, r.paragraph) for r in self.section_rules))
+        return find_spans(text, ((r.section, _Finder(r, text, self._head_starts), r.window, r.paragraph)
+                                 for r in self.section_rules))
+
+    def _head_starts(self, rule: Rule, text: str) -> list[int]:
+        """Where a structure rule's leading macro matches ({{HEAD}}: line and sentence starts), once per text."""
+        if self._starts_for is None or self._starts_for[0] is not text:
+            self._starts_for = (text, {})
+        cache = self._starts_for[1]
+        if rule.lead.pattern not in cache:
+            cache[rule.lead.pattern] = [m.start() for m in rule.lead.finditer(text, overlapped=True,
+                                                                             timeout=DEFAULT_TIMEOUT)]
+        return cache[rule.lead.pattern]
 
     def parts(self, text: str) -> list[Part]:
         hits = []
         for rule in self.part_rules:
-            for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
+            for m in _Finder(rule, text, self._head_starts).finditer(text):
                 label = m.group("label") if "label" in rule.pattern.groupindex else m.group(0)
                 hits.append((m.start(), label.strip().upper()))
         hits.sort()
@@ -244,17 +256,34 @@ def _union(groups: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
     return merged
 
 
-def _anchored_findings(rule: Rule, text: str, starts: list[int]) -> Iterator[Finding]:
-    """A lead rule's findings, tried only where its leading macro matches (as finditer would:
-    leftmost first, no overlaps)."""
+def _anchored_matches(pattern: regex.Pattern, text: str, starts: list[int]) -> Iterator[regex.Match]:
+    """A pattern's matches, tried only at `starts` (as finditer would: leftmost first, no overlaps)."""
     end = -1
     for start in starts:
         if start < end:
             continue
-        m = rule.pattern.match(text, start, timeout=DEFAULT_TIMEOUT)
+        m = pattern.match(text, start, timeout=DEFAULT_TIMEOUT)
         if m is not None:
             end = m.end() if m.end() > start else start + 1
-            yield from _match_findings(rule, m)
+            yield m
+
+
+def _anchored_findings(rule: Rule, text: str, starts: list[int]) -> Iterator[Finding]:
+    """A lead rule's findings, tried only where its leading macro matches."""
+    for m in _anchored_matches(rule.pattern, text, starts):
+        yield from _match_findings(rule, m)
+
+
+class _Finder:
+    """`finditer` for a structure rule: anchored at its lead's places when it has a lead."""
+
+    def __init__(self, rule: Rule, text: str, starts) -> None:
+        self.rule, self.text, self.starts = rule, text, starts
+
+    def finditer(self, text: str) -> Iterator[regex.Match]:
+        if self.rule.lead is None:
+            return self.rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT)
+        return _anchored_matches(self.rule.pattern, text, self.starts(self.rule, text))
 
 
 def _regex_findings(rule: Rule, text: str, spans: list[tuple[int, int]] | None = None) -> Iterator[Finding]:

@@ -147,14 +147,14 @@ def expand_macros(pattern: str, macros: dict[str, str], path: Path, rule_id: str
     raise PatternFileError(path, "macros nest too deeply", rule_id)
 
 
-_LEAD = regex.compile(r"\(\?i\)\{\{(\w+)\}\}")
+_LEAD = regex.compile(r"(?:\(\?[a-z]+\))?\{\{(\w+)\}\}")
 
 
 def _lead(written: str, source: str, macros: dict[str, str], path: Path, rule_id: str) -> Any:
     """The regex of the macro a pattern starts with, when every match must start with it.
 
-    "(?i){{HER2}}..." with no top-level "|" can only match where {{HER2}} matches: the
-    matcher then tries the rule only at those places instead of scanning the text for it.
+    "(?i){{HER2}}..." (or "{{HEAD}}...") with no top-level "|" can only match where the macro
+    matches: the matcher then tries the rule only at those places instead of scanning for it.
     """
     m = _LEAD.match(written)
     if not m or _top_level_alternation(source):

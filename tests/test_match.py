@@ -48,3 +48,5 @@ def test_windowed_findings_equal_whole_text_findings_on_the_samples(samples):
     slow = Matcher(slow_rules)
     for text in _texts(samples):
         assert fast.findings(text) == slow.findings(text)
+        assert fast.sections(text) == slow.sections(text)
+        assert fast.parts(text) == slow.parts(text)
