@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .export import RESULT_COLUMNS
 from .model import CSV_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class FileResult:
     json_line: str | None
     ocr_pages: int
     out: dict[str, str] | str | None = None  # the main output's row (naaccr) or line (fhir); None: `row`
+    results: tuple[dict[str, str], ...] = ()  # --per-result rows
 
 
 @dataclass
@@ -87,7 +89,7 @@ def process_file_with(path: str, patterns: str | None, ocr: str, with_json: bool
 
 def process_file(path: str) -> FileResult:
     """Extract one file in a worker (after init_worker); never raises for a bad file."""
-    from .export import to_json, to_row
+    from .export import result_rows, to_json, to_row
     from .model import TextSource
     from .pipeline import safe_read_and_extract
 
@@ -96,7 +98,8 @@ def process_file(path: str) -> FileResult:
     document, record = safe_read_and_extract(path, matcher=_WORKER["matcher"], ocr=_WORKER["ocr"])
     ocr_pages = sum(1 for p in document.pages if p.source is TextSource.OCR) if document else 0
     line = json.dumps(to_json(record), ensure_ascii=False) if _WORKER["with_json"] else None
-    return FileResult(path, file_digest(path), to_row(record), line, ocr_pages, _main_output(record, _WORKER["fmt"]))
+    return FileResult(path, file_digest(path), to_row(record), line, ocr_pages, _main_output(record, _WORKER["fmt"]),
+                      tuple(result_rows(record)))
 
 
 def _main_output(record, fmt: str):
@@ -147,8 +150,10 @@ class RowWriter:
     """Appends complete rows to the main output (and JSONL), and the path + hash to the progress file."""
 
     def __init__(self, output: Path, jsonl: Path | None, resume: bool,
-                 digest: Callable[[str], str] = file_digest, fmt: str = "csv") -> None:
+                 digest: Callable[[str], str] = file_digest, fmt: str = "csv",
+                 per_result: Path | None = None) -> None:
         self.output, self.jsonl, self.columns = Path(output), jsonl, _columns(fmt)
+        self.per_result = Path(per_result) if per_result else None
         self.progress_path = Path(f"{output}.progress")
         self.done: dict[str, str] = {}
         if resume and self.output.exists() and self.progress_path.exists():
@@ -157,6 +162,7 @@ class RowWriter:
             self._start_fresh()
         self._out = open(self.output, "a", encoding="utf-8", newline="")
         self._json = open(self.jsonl, "a", encoding="utf-8") if self.jsonl else None
+        self._results = open(self.per_result, "a", encoding="utf-8", newline="") if self.per_result else None
         self._progress = open(self.progress_path, "a", encoding="utf-8")
 
     def _header(self) -> str:
@@ -166,6 +172,9 @@ class RowWriter:
         self.output.write_text(self._header(), encoding="utf-8")
         if self.jsonl:
             self.jsonl.write_text("", encoding="utf-8")
+        if self.per_result:
+            self.per_result.write_text(_csv_line(dict(zip(RESULT_COLUMNS, RESULT_COLUMNS)), RESULT_COLUMNS),
+                                       encoding="utf-8")
         self.progress_path.write_text("", encoding="utf-8")
 
     def _recover(self, digest: Callable[[str], str]) -> dict[str, str]:
@@ -190,6 +199,11 @@ class RowWriter:
         done = {k: v for k, v in done.items() if k in present}
         if self.jsonl:
             _keep_ndjson(self.jsonl, done, _jsonl_source)
+        if self.per_result:
+            text = self.per_result.read_text(encoding="utf-8") if self.per_result.exists() else ""
+            kept = [r for r in _complete_rows(text) if r.get("source") in done]
+            self.per_result.write_text(_csv_line(dict(zip(RESULT_COLUMNS, RESULT_COLUMNS)), RESULT_COLUMNS)
+                                       + "".join(_csv_line(r, RESULT_COLUMNS) for r in kept), encoding="utf-8")
         self.progress_path.write_text("".join(f"{k}\t{v}\n" for k, v in done.items()), encoding="utf-8")
         return done
 
@@ -202,11 +216,14 @@ class RowWriter:
         if self._json and result.json_line is not None:
             self._json.write(result.json_line + "\n")
             self._json.flush()
+        if self._results:
+            self._results.write("".join(_csv_line(r, RESULT_COLUMNS) for r in result.results))
+            self._results.flush()
         self._progress.write(f"{result.path}\t{result.digest}\n")
         self._progress.flush()
 
     def close(self) -> None:
-        for handle in (self._out, self._json, self._progress):
+        for handle in (self._out, self._json, self._results, self._progress):
             if handle:
                 handle.close()
 
@@ -257,7 +274,7 @@ def run_batch(
     files: Iterable[Path], output: Path, *, jsonl: Path | None = None, workers: int | None = None,
     timeout: float = DEFAULT_TIMEOUT, resume: bool = False, ocr: str = "auto",
     patterns: str | None = None, on_done: Callable[[FileResult | None], None] | None = None,
-    scheduler: str | None = None, fmt: str = "csv",
+    scheduler: str | None = None, fmt: str = "csv", per_result: Path | None = None,
 ) -> BatchSummary:
     """Extract every file into one row each, in `workers` processes (1: in this process).
 
@@ -270,7 +287,7 @@ def run_batch(
     """
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}")
-    writer = RowWriter(output, jsonl, resume, fmt=fmt)
+    writer = RowWriter(output, jsonl, resume, fmt=fmt, per_result=per_result)
     summary = BatchSummary()
     todo: list[str] = []
     for path in files:

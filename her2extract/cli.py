@@ -171,6 +171,9 @@ def batch(
              "fhir: NDJSON, one FHIR R4 mCODE Bundle per report.")] = OutputFormat.csv,
     jsonl: Annotated[Optional[Path], typer.Option("--jsonl", help="Also write JSONL with evidence.",
                                                   dir_okay=False)] = None,
+    per_result: Annotated[Optional[Path], typer.Option(
+        "--per-result", dir_okay=False,
+        help="Also write a CSV with one row per result found (every specimen, test and statement).")] = None,
     patterns: PatternsOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
     ocr: OcrOption = OcrMode.auto,
@@ -202,7 +205,7 @@ def batch(
         raise typer.Exit(2)
     options = dict(jsonl=jsonl, workers=workers, timeout=timeout, resume=resume, ocr=ocr.value,
                    patterns=str(patterns) if patterns else None,
-                   scheduler=scheduler or (dask.value if dask else None), fmt=fmt.value)
+                   scheduler=scheduler or (dask.value if dask else None), fmt=fmt.value, per_result=per_result)
     if not quiet and sys.stderr.isatty():
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)

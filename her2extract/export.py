@@ -56,6 +56,31 @@ def to_json(record: Her2Record) -> dict:
     return out
 
 
+# --per-result: one row per result found (every specimen, test and statement), DESIGN.md.
+RESULT_COLUMNS = ("source", "field", "value", "reported", "assertion", "specimen", "section", "in_situ",
+                  "page", "page_start", "page_end", "rule_id", "text")
+
+
+def result_rows(record: Her2Record) -> list[dict[str, str]]:
+    """Every result the report states, chosen or not: `reported` says whether it is the row's value."""
+    chosen = {(ev.field, ev.start, ev.end) for ev in record.evidence}
+    rows, seen = [], set()
+    for m in record.mentions:
+        ev = m.evidence
+        key = (m.field, cell(m.value), ev.start, ev.end)
+        if key in seen:  # two rules read the same words the same way
+            continue
+        seen.add(key)
+        rows.append({
+            "source": record.source, "field": m.field, "value": cell(m.value),
+            "reported": "yes" if (ev.field, ev.start, ev.end) in chosen else "no",
+            "assertion": ev.assertion.value, "specimen": ev.specimen, "section": ev.section,
+            "in_situ": "yes" if m.in_situ else "no", "page": str(ev.page), "page_start": str(ev.page_start),
+            "page_end": str(ev.page_end), "rule_id": ev.rule_id, "text": ev.text,
+        })
+    return rows
+
+
 def write_csv(records: Iterable[Her2Record], path: str | Path | TextIO) -> int:
     """Write records as CSV with the DESIGN.md header; returns the number of rows."""
     import pandas as pd

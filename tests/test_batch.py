@@ -157,3 +157,23 @@ def test_other_formats_stream_and_resume(tmp_path, fmt):
         assert 'naaccrId="her2OverallSummary"' in xml
     else:
         assert len(out.read_text().splitlines()) == 8
+
+
+def test_per_result_rows_keep_every_specimen_and_survive_resume(tmp_path, samples):
+    report = samples / "two-specimens-core-and-excision.txt"
+    other = _reports(tmp_path / "in", 3)
+    out, results = tmp_path / "out.csv", tmp_path / "results.csv"
+    run_batch([report, *other], out, workers=1, per_result=results)
+    with open(results, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    mine = [r for r in rows if r["source"] == str(report)]
+    er = {(r["specimen"], r["value"]) for r in mine if r["field"] == "er_percent"}
+    assert len({s for s, _ in er}) == 2, er  # both specimens' ER percents are listed
+    reported = [r for r in mine if r["reported"] == "yes"]
+    assert {r["field"] for r in reported} >= {"er_percent", "her2_ihc_score"}
+    assert len({(r["field"], r["page_start"]) for r in mine}) == len(mine)  # no duplicate rows
+    full = sorted(results.read_text().splitlines())
+    progress = Path(f"{out}.progress")
+    progress.write_text("".join(progress.read_text().splitlines(keepends=True)[:2]))
+    run_batch([report, *other], out, workers=1, per_result=results, resume=True)
+    assert sorted(results.read_text().splitlines()) == full
