@@ -71,19 +71,21 @@ def file_digest(path: str | Path) -> str:
 _WORKER: dict = {}
 
 
-def init_worker(patterns: str | None, ocr: str, with_json: bool, fmt: str = "csv") -> None:
+def init_worker(patterns: str | None, ocr: str, with_json: bool, fmt: str = "csv",
+                per_result: bool = False) -> None:
     """Load the rules once per worker process; Tesseract gets one thread per process."""
     os.environ["OMP_THREAD_LIMIT"] = "1"
     from .pipeline import default_matcher
 
     _WORKER.update(matcher=default_matcher(patterns), ocr=ocr, with_json=with_json, fmt=fmt,
-                   setup=(patterns, ocr, with_json, fmt))
+                   per_result=per_result, setup=(patterns, ocr, with_json, fmt, per_result))
 
 
-def process_file_with(path: str, patterns: str | None, ocr: str, with_json: bool, fmt: str = "csv") -> FileResult:
+def process_file_with(path: str, patterns: str | None, ocr: str, with_json: bool, fmt: str = "csv",
+                      per_result: bool = False) -> FileResult:
     """process_file for workers that were not started by us (Dask): set up on first use."""
-    if _WORKER.get("setup") != (patterns, ocr, with_json, fmt):
-        init_worker(patterns, ocr, with_json, fmt)
+    if _WORKER.get("setup") != (patterns, ocr, with_json, fmt, per_result):
+        init_worker(patterns, ocr, with_json, fmt, per_result)
     return process_file(path)
 
 
@@ -99,7 +101,7 @@ def process_file(path: str) -> FileResult:
     ocr_pages = sum(1 for p in document.pages if p.source is TextSource.OCR) if document else 0
     line = json.dumps(to_json(record), ensure_ascii=False) if _WORKER["with_json"] else None
     return FileResult(path, file_digest(path), to_row(record), line, ocr_pages, _main_output(record, _WORKER["fmt"]),
-                      tuple(result_rows(record)))
+                      tuple(result_rows(record)) if _WORKER["per_result"] else ())
 
 
 def _main_output(record, fmt: str):
@@ -315,7 +317,7 @@ def run_batch(
 
     try:
         workers = workers or os.cpu_count() or 1
-        setup = (patterns, ocr, jsonl is not None, fmt)
+        setup = (patterns, ocr, jsonl is not None, fmt, per_result is not None)
         if scheduler:
             _run_dask(todo, scheduler, workers, setup, record)
         elif workers == 1:
