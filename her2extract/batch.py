@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .export import RESULT_COLUMNS
+from .ingest import MAX_BYTES, MAX_PAGES
 from .model import CSV_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -71,21 +72,31 @@ def file_digest(path: str | Path) -> str:
 _WORKER: dict = {}
 
 
-def init_worker(patterns: str | None, ocr: str, with_json: bool, fmt: str = "csv",
-                per_result: bool = False) -> None:
+@dataclass(frozen=True, slots=True)
+class WorkerSetup:
+    """What every worker needs to know, sent once per worker (picklable)."""
+
+    patterns: str | None = None
+    ocr: str = "auto"
+    with_json: bool = False
+    fmt: str = "csv"
+    per_result: bool = False
+    max_bytes: int = MAX_BYTES
+    max_pages: int = MAX_PAGES
+
+
+def init_worker(setup: WorkerSetup) -> None:
     """Load the rules once per worker process; Tesseract gets one thread per process."""
     os.environ["OMP_THREAD_LIMIT"] = "1"
     from .pipeline import default_matcher
 
-    _WORKER.update(matcher=default_matcher(patterns), ocr=ocr, with_json=with_json, fmt=fmt,
-                   per_result=per_result, setup=(patterns, ocr, with_json, fmt, per_result))
+    _WORKER.update(matcher=default_matcher(setup.patterns), setup=setup)
 
 
-def process_file_with(path: str, patterns: str | None, ocr: str, with_json: bool, fmt: str = "csv",
-                      per_result: bool = False) -> FileResult:
+def process_file_with(path: str, setup: WorkerSetup) -> FileResult:
     """process_file for workers that were not started by us (Dask): set up on first use."""
-    if _WORKER.get("setup") != (patterns, ocr, with_json, fmt, per_result):
-        init_worker(patterns, ocr, with_json, fmt, per_result)
+    if _WORKER.get("setup") != setup:
+        init_worker(setup)
     return process_file(path)
 
 
@@ -96,12 +107,14 @@ def process_file(path: str) -> FileResult:
     from .pipeline import safe_read_and_extract
 
     if not _WORKER:
-        init_worker(None, "auto", False)
-    document, record = safe_read_and_extract(path, matcher=_WORKER["matcher"], ocr=_WORKER["ocr"])
+        init_worker(WorkerSetup())
+    setup: WorkerSetup = _WORKER["setup"]
+    document, record = safe_read_and_extract(path, matcher=_WORKER["matcher"], ocr=setup.ocr,
+                                             max_bytes=setup.max_bytes, max_pages=setup.max_pages)
     ocr_pages = sum(1 for p in document.pages if p.source is TextSource.OCR) if document else 0
-    line = json.dumps(to_json(record), ensure_ascii=False) if _WORKER["with_json"] else None
-    return FileResult(path, file_digest(path), to_row(record), line, ocr_pages, _main_output(record, _WORKER["fmt"]),
-                      tuple(result_rows(record)) if _WORKER["per_result"] else ())
+    line = json.dumps(to_json(record), ensure_ascii=False) if setup.with_json else None
+    return FileResult(path, file_digest(path), to_row(record), line, ocr_pages, _main_output(record, setup.fmt),
+                      tuple(result_rows(record)) if setup.per_result else ())
 
 
 def _main_output(record, fmt: str):
@@ -277,6 +290,7 @@ def run_batch(
     timeout: float = DEFAULT_TIMEOUT, resume: bool = False, ocr: str = "auto",
     patterns: str | None = None, on_done: Callable[[FileResult | None], None] | None = None,
     scheduler: str | None = None, fmt: str = "csv", per_result: Path | None = None,
+    max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES,
 ) -> BatchSummary:
     """Extract every file into one row each, in `workers` processes (1: in this process).
 
@@ -317,7 +331,7 @@ def run_batch(
 
     try:
         workers = workers or os.cpu_count() or 1
-        setup = (patterns, ocr, jsonl is not None, fmt, per_result is not None)
+        setup = WorkerSetup(patterns, ocr, jsonl is not None, fmt, per_result is not None, max_bytes, max_pages)
         if scheduler:
             _run_dask(todo, scheduler, workers, setup, record)
         elif workers == 1:
@@ -333,7 +347,7 @@ def run_batch(
 
 def _run_here(todo, setup, record) -> None:
     """One process: no pool to start; the time limit is not enforced (nothing to kill)."""
-    init_worker(*setup)
+    init_worker(setup)
     for path in todo:
         record(process_file(path))
 
@@ -341,10 +355,10 @@ def _run_here(todo, setup, record) -> None:
 def _run_pool(todo, workers, setup, timeout, record) -> None:
     from pebble import ProcessExpired, ProcessPool
 
-    with_json, fmt = setup[2], setup[3]
+    with_json, fmt = setup.with_json, setup.fmt
     pending: dict = {}
     queue = iter(todo)
-    with ProcessPool(max_workers=workers, initializer=init_worker, initargs=setup) as pool:
+    with ProcessPool(max_workers=workers, initializer=init_worker, initargs=(setup,)) as pool:
         def fill() -> None:
             while len(pending) < workers * IN_FLIGHT_PER_WORKER:
                 path = next(queue, None)
@@ -387,7 +401,7 @@ def _run_dask(todo, scheduler, workers, setup, record) -> None:
         names: dict = {}
 
         def submit(path: str):
-            future = client.submit(process_file_with, path, *setup, pure=False)
+            future = client.submit(process_file_with, path, setup, pure=False)
             names[future.key] = path
             return future
 
@@ -397,7 +411,7 @@ def _run_dask(todo, scheduler, workers, setup, record) -> None:
             try:
                 result = future.result()
             except Exception as exc:  # a task that failed on every worker it was tried on
-                result = failed_result(path, f"worker failed: {type(exc).__name__}", setup[2], setup[3])
+                result = failed_result(path, f"worker failed: {type(exc).__name__}", setup.with_json, setup.fmt)
             record(result)
             following = next(queue, None)
             if following is not None:

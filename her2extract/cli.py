@@ -183,6 +183,8 @@ def batch(
         "--timeout", min=1, help="Seconds one file may take before it becomes an error row.")] = 600.0,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Keep the rows an interrupted run wrote (same path and content) and do the rest.")] = False,
+    max_mb: Annotated[int, typer.Option("--max-mb", min=1, help="Largest file read, in MB (bigger: an error row).")] = 50,
+    max_pages: Annotated[int, typer.Option("--max-pages", min=1, help="Most PDF pages read (more: an error row).")] = 200,
     scheduler: Annotated[Optional[str], typer.Option(
         "--scheduler", help="Run on a Dask cluster: its scheduler address, e.g. tcp://10.0.0.5:8786.")] = None,
     dask: Annotated[Optional[DaskMode], typer.Option(
@@ -205,7 +207,8 @@ def batch(
         raise typer.Exit(2)
     options = dict(jsonl=jsonl, workers=workers, timeout=timeout, resume=resume, ocr=ocr.value,
                    patterns=str(patterns) if patterns else None,
-                   scheduler=scheduler or (dask.value if dask else None), fmt=fmt.value, per_result=per_result)
+                   scheduler=scheduler or (dask.value if dask else None), fmt=fmt.value, per_result=per_result,
+                   max_bytes=max_mb * 1024 * 1024, max_pages=max_pages)
     if not quiet and sys.stderr.isatty():
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)

@@ -136,3 +136,14 @@ def test_every_broken_input_gives_one_row_and_none_crashes(tmp_path):
     assert "empty" in by_name["zero.pdf"]["error"] and "empty" in by_name["zero.txt"]["error"]
     assert by_name["utf16-le.txt"]["er_status"] == "positive"
     assert summary.ok + len(summary.errors) == len(paths)
+
+
+def test_limits_are_configurable(tmp_path):
+    pages = tmp_path / "five-pages.pdf"
+    pages.write_bytes(_pdf(pages=5))
+    text = tmp_path / "two-mb.txt"
+    text.write_bytes(b"ER positive 90%\n" * 140_000)
+    summary = run_batch([pages, text], tmp_path / "out.csv", workers=1, max_pages=4, max_bytes=1024 * 1024)
+    reasons = dict(summary.errors)
+    assert "5 pages (limit 4)" in reasons[str(pages)]
+    assert "too large" in reasons[str(text)]
