@@ -193,12 +193,15 @@ def evidence_sentences(document, record) -> dict[str, dict[str, Any]]:
     clean = clean_text(document).text
     out: dict[str, dict[str, Any]] = {}
     for ev in record.evidence:
-        start, end = _sentence_bounds(clean, ev.start, ev.end)
+        value = clean[ev.start:ev.end]
+        value_start = ev.start + len(value) - len(value.lstrip())  # the mark covers the value's words only
+        value_end = max(value_start, ev.end - (len(value) - len(value.rstrip())))
+        start, end = _sentence_bounds(clean, value_start, value_end)
         raw = clean[start:end]
         lead = len(raw) - len(raw.lstrip())
         out[ev.field] = {"page": ev.page, "text": " ".join(raw.split()),
-                         "mark_start": _squeezed(raw, ev.start - start) - _squeezed(raw, lead),
-                         "mark_end": _squeezed(raw, ev.end - start) - _squeezed(raw, lead)}
+                         "mark_start": _squeezed(raw, value_start - start) - _squeezed(raw, lead),
+                         "mark_end": _squeezed(raw, value_end - start) - _squeezed(raw, lead)}
     return out
 
 

@@ -159,3 +159,21 @@ def test_no_report_text_in_logs(client, caplog):
         _post(client, ("bad.pdf", f"%PDF-1.4 {marker}".encode(), "application/pdf"))
     assert caplog.records, "DEBUG logging captured nothing: the check would be empty"
     assert not any(marker in r.getMessage() for r in caplog.records)
+
+
+def test_every_sample_value_is_highlighted_in_its_sentence(samples):
+    from her2extract.pipeline import read_and_extract
+    from her2extract.web import evidence_sentences
+
+    checked = 0
+    for path in sorted(p for p in samples.iterdir() if p.suffix in {".txt", ".pdf"}):
+        document, record = read_and_extract(path)
+        sentences = evidence_sentences(document, record)
+        assert set(sentences) == {ev.field for ev in record.evidence}
+        for ev in record.evidence:
+            sentence = sentences[ev.field]
+            shown = sentence["text"][sentence["mark_start"]:sentence["mark_end"]]
+            assert shown == " ".join(ev.text.split()), (path.name, ev.field, shown, ev.text)
+            assert len(sentence["text"]) <= 2 * 240 + len(ev.text) and sentence["page"] == ev.page
+            checked += 1
+    assert checked > 400
