@@ -1,6 +1,6 @@
 """Batch at scale: reports/s and peak memory for 1 and 2 workers, against pdftotext as the floor.
 
-usage: .venv/bin/python benchmarks/batch_scale.py [--texts 2000] [--pdfs 200] [--memory 20000]
+usage: .venv/bin/python benchmarks/batch_scale.py [--texts 4000] [--pdfs 200] [--memory 20000]
                                                   [--profile 200]
 
 Generates synthetic reports (benchmarks/synthetic.py) in a temporary folder, runs
@@ -134,7 +134,7 @@ def profile_texts(folder: Path, count: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--texts", type=int, default=2000)
+    parser.add_argument("--texts", type=int, default=4000)  # fewer: pool start-up weighs on the 2-worker figure
     parser.add_argument("--pdfs", type=int, default=200)
     parser.add_argument("--memory", type=int, default=0, help="also compare peak RSS for N and N/10 text reports")
     parser.add_argument("--profile", type=int, default=200)
