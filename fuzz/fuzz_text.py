@@ -1,7 +1,9 @@
 """atheris fuzz target for the text pipeline: any bytes, decoded any way, must give a record.
 
-usage: .venv/bin/python fuzz/fuzz_text.py [atheris/libFuzzer options], e.g.
-       .venv/bin/python fuzz/fuzz_text.py -max_total_time=1800 -max_len=20000 fuzz/corpus
+usage: .venv/bin/python fuzz/fuzz_text.py [atheris/libFuzzer options] NEW_UNITS_DIR SEED_DIR, e.g.
+       mkdir -p /tmp/fuzz && .venv/bin/python fuzz/fuzz_text.py -max_total_time=1800 -max_len=20000 \
+           /tmp/fuzz sample_reports
+(libFuzzer writes what it learns to the first folder; the sample reports seed it.)
 
 The text pipeline is total: extract_document() returns a record for every string, and
 read_bytes() either returns a document or raises UnreadableDocument (a clear error row).
