@@ -129,8 +129,7 @@ def _values(record: Her2Record) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _evidence(record: Her2Record, name: str) -> Evidence | None:
-    by_field = {ev.field: ev for ev in record.evidence}
+def _evidence(by_field: dict[str, Evidence], name: str) -> Evidence | None:
     for field in (name, *EVIDENCE_OF.get(name, ())):
         if field in by_field:
             return by_field[field]
@@ -158,9 +157,10 @@ def to_bundle(record: Her2Record) -> Bundle:
         content=[DocumentReferenceContent(attachment=Attachment(title=record.source.rsplit("/", 1)[-1]))],
     )
     observations: list[tuple[str, Observation]] = []
+    by_field = {ev.field: ev for ev in record.evidence}
     for name, value in _values(record).items():
         code = CODES[name][0 if breast else 1]
-        evidence = _evidence(record, name)
+        evidence = _evidence(by_field, name)
         notes = []
         if evidence is not None:
             notes.append(Annotation(text=f'Evidence, page {evidence.page}: "{evidence.context or evidence.text}"'))

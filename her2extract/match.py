@@ -101,7 +101,6 @@ class Matcher:
         regions = self.regions(text)
         windows = self.windows(text)
         whole = [(0, len(text))]
-        leads: dict[str, list[int]] = {}
         out: list[Finding] = []
         for rule in self.value_rules:
             if rule.kind != "regex":
@@ -110,11 +109,7 @@ class Matcher:
             if not spans:
                 continue
             if rule.lead is not None:
-                starts = leads.get(rule.lead.pattern)
-                if starts is None:
-                    found = rule.lead.finditer(text, overlapped=True, timeout=DEFAULT_TIMEOUT)
-                    starts = leads[rule.lead.pattern] = [m.start() for m in itertools.islice(found, MAX_MENTIONS)]
-                found = _anchored_findings(rule, text, starts)
+                found = _anchored_findings(rule, text, self._lead_starts(rule, text, MAX_MENTIONS))
             else:
                 found = _regex_findings(rule, text, spans)
             if rule.within:
@@ -187,23 +182,28 @@ class Matcher:
         return out
 
     def sections(self, text: str) -> list[Section]:
-        return find_spans(text, ((r.section, _Finder(r, text, self._head_starts), r.window, r.paragraph)
+        return find_spans(text, ((r.section, _Finder(r, self._lead_starts), r.window, r.paragraph)
                                  for r in self.section_rules))
 
-    def _head_starts(self, rule: Rule, text: str) -> list[int]:
-        """Where a structure rule's leading macro matches ({{HEAD}}: line and sentence starts), once per text."""
+    def _lead_starts(self, rule: Rule, text: str, limit: int | None = None) -> list[int]:
+        """Where a rule's leading macro matches in `text` (the first `limit` places), once per text.
+
+        Value rules' leads are marker names, capped at MAX_MENTIONS; structure rules' lead is
+        {{HEAD}} (line and sentence starts), never capped.
+        """
         if self._starts_for is None or self._starts_for[0] is not text:
             self._starts_for = (text, {})
         cache = self._starts_for[1]
-        if rule.lead.pattern not in cache:
-            cache[rule.lead.pattern] = [m.start() for m in rule.lead.finditer(text, overlapped=True,
-                                                                             timeout=DEFAULT_TIMEOUT)]
-        return cache[rule.lead.pattern]
+        key = (rule.lead.pattern, limit)
+        if key not in cache:
+            found = rule.lead.finditer(text, overlapped=True, timeout=DEFAULT_TIMEOUT)
+            cache[key] = [m.start() for m in itertools.islice(found, limit)]
+        return cache[key]
 
     def parts(self, text: str) -> list[Part]:
         hits = []
         for rule in self.part_rules:
-            for m in _Finder(rule, text, self._head_starts).finditer(text):
+            for m in _Finder(rule, self._lead_starts).finditer(text):
                 label = m.group("label") if "label" in rule.pattern.groupindex else m.group(0)
                 hits.append((m.start(), label.strip().upper()))
         hits.sort()
@@ -277,13 +277,13 @@ def _anchored_findings(rule: Rule, text: str, starts: list[int]) -> Iterator[Fin
 class _Finder:
     """`finditer` for a structure rule: anchored at its lead's places when it has a lead."""
 
-    def __init__(self, rule: Rule, text: str, starts) -> None:
-        self.rule, self.text, self.starts = rule, text, starts
+    def __init__(self, rule: Rule, lead_starts) -> None:
+        self.rule, self.lead_starts = rule, lead_starts
 
     def finditer(self, text: str) -> Iterator[regex.Match]:
         if self.rule.lead is None:
             return self.rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT)
-        return _anchored_matches(self.rule.pattern, text, self.starts(self.rule, text))
+        return _anchored_matches(self.rule.pattern, text, self.lead_starts(self.rule, text))
 
 
 def _regex_findings(rule: Rule, text: str, spans: list[tuple[int, int]] | None = None) -> Iterator[Finding]:

@@ -200,17 +200,29 @@ def safe_read_and_extract(
     max_pages: int = MAX_PAGES, ocr: str = "auto",
 ) -> tuple[Document | None, Her2Record]:
     """read_and_extract that never raises: a bad file gives (None, an error record)."""
+    return _safely(str(path), lambda: read_and_extract(
+        path, matcher=matcher, max_bytes=max_bytes, max_pages=max_pages, ocr=ocr))
+
+
+def safe_read_and_extract_bytes(
+    data: bytes, source: str, *, matcher: Matcher | None = None, max_pages: int = MAX_PAGES, ocr: str = "auto",
+) -> tuple[Document | None, Her2Record]:
+    """read_and_extract_bytes that never raises: bad bytes give (None, an error record)."""
+    return _safely(source, lambda: read_and_extract_bytes(data, source, matcher=matcher, max_pages=max_pages, ocr=ocr))
+
+
+def _safely(source: str, run) -> tuple[Document | None, Her2Record]:
     try:
-        return read_and_extract(path, matcher=matcher, max_bytes=max_bytes, max_pages=max_pages, ocr=ocr)
+        return run()
     except UnreadableDocument as exc:
-        return None, error_record(str(path), exc.reason)
+        return None, error_record(source, exc.reason)
     except Her2ExtractError as exc:
-        return None, error_record(str(path), str(exc))
+        return None, error_record(source, str(exc))
     except TimeoutError:
-        return None, error_record(str(path), "time-out: a pattern took too long on this file")
+        return None, error_record(source, "time-out: a pattern took too long on this file")
     except Exception as exc:  # a bug must cost one row, never the batch (DESIGN.md: bad input)
         log.error("internal error (%s) while extracting one file", type(exc).__name__)
-        return None, error_record(str(path), f"internal error: {type(exc).__name__}")
+        return None, error_record(source, f"internal error: {type(exc).__name__}")
 
 
 def error_record(source: str, reason: str) -> Her2Record:

@@ -20,12 +20,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from .errors import Her2ExtractError, UnreadableDocument
 from .export import to_json, to_row
 from .fhir import bundle_json
 from .naaccr import naaccr_row, naaccr_xml
 from .ingest import MAX_PAGES
-from .pipeline import default_matcher, error_record, read_and_extract_bytes
+from .pipeline import default_matcher, error_record, safe_read_and_extract_bytes
 
 log = logging.getLogger(__name__)
 
@@ -144,20 +143,13 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
 
 
 def _extract_one(data: bytes, name: str, matcher, max_pages: int, ocr: str):
-    """(record, HTTP status it would get alone). Never logs report text."""
-    try:
-        document, record = read_and_extract_bytes(data, name, matcher=matcher, max_pages=max_pages, ocr=ocr)
+    """((record, evidence sentences), HTTP status it would get alone). Never logs report text."""
+    document, record = safe_read_and_extract_bytes(data, name, matcher=matcher, max_pages=max_pages, ocr=ocr)
+    if document is not None:
         return (record, evidence_sentences(document, record)), 200
-    except UnreadableDocument as exc:
-        wrong_type = "binary file" in exc.reason or "not a PDF" in exc.reason
-        reason = "not a PDF or a text file (judged by its content)" if wrong_type else exc.reason
-        code = 415 if wrong_type else 413 if "pages (limit" in exc.reason else 422
-        return (error_record(name, reason), {}), code
-    except (Her2ExtractError, TimeoutError) as exc:
-        return (error_record(name, f"could not be read: {type(exc).__name__}"), {}), 422
-    except Exception as exc:  # one bad file must not take the server down
-        log.error("internal error (%s) while extracting one upload", type(exc).__name__)
-        return (error_record(name, f"internal error: {type(exc).__name__}"), {}), 422
+    if "binary file" in record.error or "not a PDF" in record.error:
+        return (error_record(name, "not a PDF or a text file (judged by its content)"), {}), 415
+    return (record, {}), 413 if "pages (limit" in record.error else 422
 
 
 async def _read_limited(upload: UploadFile, limit: int) -> bytes | None:
