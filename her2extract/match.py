@@ -12,6 +12,7 @@ from typing import Iterable, Iterator
 
 import regex
 
+from .literals import Atoms, Places, behind_form, literals, lowered
 from .model import Assertion, PartFacts
 from .rules import DEFAULT_TIMEOUT, FIELD_ALIASES, Rule
 from .text import Part, Section, clean_string, find_spans
@@ -30,6 +31,10 @@ TOKEN_CHUNK = 2_000  # spaCy's tokenizer is slow on long runs of punctuation: ne
 # this is machine-made or an attack, and only its first mentions are read (with a warning).
 MAX_MENTIONS = 500
 LINE_SNAP = 200  # a window's edge moves to the line's end or start only if that is this close
+# A rule with anchors (literals.py) is tried at their places instead of scanned for when it has fewer
+# places than one per this many characters (a try at one place costs about as much as a scan
+# over this many characters).
+ANCHOR_COST = 48
 
 
 def _line_end(text: str, at: int) -> int:
@@ -73,9 +78,14 @@ class Trigger:
 
 
 class Matcher:
-    """All rules compiled once; `find` turns a text into findings, sections and triggers."""
+    """All rules compiled once; `find` turns a text into findings, sections and triggers.
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    With `prefilter` (the default), one Aho-Corasick pass finds the literal strings each rule
+    cannot match without (literals.py), and a rule runs only where they are; the results are
+    those of scanning every rule everywhere (tests/test_match.py compares both).
+    """
+
+    def __init__(self, rules: Iterable[Rule], *, prefilter: bool = True) -> None:
         rules = tuple(rules)
         self.rules = rules
         self.value_rules = tuple(r for r in rules if r.file not in STRUCTURE_FILES and not r.region)
@@ -90,6 +100,18 @@ class Matcher:
         self._spacy_matcher = None
         self._hits_for: tuple[str, dict] | None = None
         self._starts_for: tuple[str, dict] | None = None
+        self._literals = {r.id: literals(r.source) for r in rules if r.kind == "regex"} if prefilter else {}
+        self._lead_literals = ({r.lead.pattern: literals(r.lead.pattern) for r in rules if r.lead is not None}
+                               if prefilter else {})
+        # leads made of lookbehinds only ({{HEAD}}): found by scanning for what they look behind for
+        self._lead_behind = {}
+        for lead in {r.lead.pattern for r in rules if r.lead is not None} if prefilter else ():
+            form = behind_form(lead) if not self._lead_literals[lead].anchors else None
+            if form is not None:
+                self._lead_behind[lead] = (form[0], tuple(regex.compile(b, regex.VERSION0) for b in form[1]))
+        self._atoms = Atoms(s for lit in (*self._literals.values(), *self._lead_literals.values())
+                            for s in lit.strings)
+        self._places_for: tuple[str, Places | None] | None = None
 
     # --- values -------------------------------------------------------------------------
     def findings(self, text: str) -> list[Finding]:
@@ -109,9 +131,12 @@ class Matcher:
             if not spans:
                 continue
             if rule.lead is not None:
+                if not self._may_match(rule, text, 0, len(text)):
+                    continue
                 found = _anchored_findings(rule, text, self._lead_starts(rule, text, MAX_MENTIONS))
             else:
-                found = _regex_findings(rule, text, spans)
+                found = (f for start, end in spans for m in self._scan(rule, text, start, end)
+                         for f in _match_findings(rule, m))
             if rule.within:
                 opened = regions.get(rule.within, [])
                 out.extend(f for f in found if any(a <= f.match_start < b for a, b in opened))
@@ -145,7 +170,7 @@ class Matcher:
         hits: dict[str, list[tuple[int, int]]] = {}
         for rule in self.marker_rules:
             marker = dict(rule.value)["marker"]
-            found = rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT)
+            found = self._scan(rule, text)
             hits.setdefault(marker, []).extend(m.span() for m in itertools.islice(found, MAX_MENTIONS))
         self._hits_for = (text, hits)
         return hits
@@ -177,13 +202,40 @@ class Matcher:
         """Where each region kind is open: from a region rule's match, for its window."""
         out: dict[str, list[tuple[int, int]]] = {}
         for rule in self.region_rules:
-            for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
+            for m in self._scan(rule, text):
                 out.setdefault(rule.region, []).append((m.start(), m.end() + rule.window))
         return out
 
     def sections(self, text: str) -> list[Section]:
-        return find_spans(text, ((r.section, _Finder(r, self._lead_starts), r.window, r.paragraph)
+        return find_spans(text, ((r.section, _Finder(self, r), r.window, r.paragraph)
                                  for r in self.section_rules))
+
+    # --- the prefilter ------------------------------------------------------------------
+    def _places(self, text: str) -> Places | None:
+        """Where the rules' literal strings occur in `text` (None: no prefilter for this text)."""
+        if self._places_for is None or self._places_for[0] is not text:
+            low = lowered(text) if self._atoms.strings else None
+            self._places_for = (text, Places(self._atoms.find(low)) if low is not None else None)
+        return self._places_for[1]
+
+    def _may_match(self, rule: Rule, text: str, lo: int, hi: int) -> bool:
+        """False when [lo, hi) lacks every string a match of the rule must contain."""
+        lit = self._literals.get(rule.id)
+        places = self._places(text) if lit is not None and lit.needs else None
+        return places is None or places.any_within(lit.needs, lo, hi)
+
+    def _scan(self, rule: Rule, text: str, lo: int = 0, hi: int | None = None) -> Iterator[regex.Match]:
+        """`rule.pattern.finditer(text, lo, hi)`, tried only where the rule's literals allow."""
+        hi = len(text) if hi is None else hi
+        if not self._may_match(rule, text, lo, hi):
+            return iter(())
+        lit = self._literals.get(rule.id)
+        places = self._places(text) if lit is not None and lit.anchors else None
+        if places is not None:
+            starts = places.starts(lit.anchors, lo, hi, lit.at_start)
+            if len(starts) * ANCHOR_COST < hi - lo:
+                return _anchored_matches(rule.pattern, text, starts, hi, rule.timeout)
+        return rule.pattern.finditer(text, lo, hi, timeout=DEFAULT_TIMEOUT)
 
     def _lead_starts(self, rule: Rule, text: str, limit: int | None = None) -> list[int]:
         """Where a rule's leading macro matches in `text` (the first `limit` places), once per text.
@@ -196,14 +248,25 @@ class Matcher:
         cache = self._starts_for[1]
         key = (rule.lead.pattern, limit)
         if key not in cache:
-            found = rule.lead.finditer(text, overlapped=True, timeout=DEFAULT_TIMEOUT)
-            cache[key] = [m.start() for m in itertools.islice(found, limit)]
+            lit = self._lead_literals.get(rule.lead.pattern)
+            places = self._places(text) if lit is not None and lit.anchors else None
+            behind = self._lead_behind.get(rule.lead.pattern)
+            if places is not None:  # where the lead matches = where it matches at one of its anchors' places
+                starts: Iterable[int] = (p for p in places.starts(lit.anchors, 0, len(text), lit.at_start)
+                                         if rule.lead.match(text, p, timeout=rule.timeout))
+            elif behind is not None:  # just after each match of what its lookbehinds look for
+                at_start, patterns = behind
+                found = {m.end() for p in patterns for m in p.finditer(text, overlapped=True, timeout=DEFAULT_TIMEOUT)}
+                starts = sorted(found | {0} if at_start else found)
+            else:
+                starts = (m.start() for m in rule.lead.finditer(text, overlapped=True, timeout=DEFAULT_TIMEOUT))
+            cache[key] = list(itertools.islice(starts, limit))
         return cache[key]
 
     def parts(self, text: str) -> list[Part]:
         hits = []
         for rule in self.part_rules:
-            for m in _Finder(rule, self._lead_starts).finditer(text):
+            for m in _Finder(self, rule).finditer(text):
                 label = m.group("label") if "label" in rule.pattern.groupindex else m.group(0)
                 hits.append((m.start(), label.strip().upper()))
         hits.sort()
@@ -217,7 +280,7 @@ class Matcher:
         sides: dict[str, str] = {}
         sizes: dict[str, float] = {}
         for rule in self.specimen_rules:
-            for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
+            for m in self._scan(rule, text):
                 label = next((p.label for p in parts if p.start <= m.start() < p.end), "")
                 if not label:
                     continue
@@ -233,12 +296,12 @@ class Matcher:
     def markers(self, text: str) -> set[str]:
         """The markers the text names at all ("her2", "er", "pr")."""
         return {dict(rule.value)["marker"] for rule in self.marker_rules
-                if rule.pattern.search(text, timeout=DEFAULT_TIMEOUT)}
+                if next(self._scan(rule, text), None) is not None}
 
     def triggers(self, text: str) -> list[Trigger]:
         out = []
         for rule in self.trigger_rules:
-            for m in rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT):
+            for m in self._scan(rule, text):
                 out.append(Trigger(rule.id, rule.assertion, rule.direction, rule.window,
                                    m.start(), m.end(), rule.stops))
         out.sort(key=lambda t: t.start)
@@ -256,13 +319,18 @@ def _union(groups: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
     return merged
 
 
-def _anchored_matches(pattern: regex.Pattern, text: str, starts: list[int]) -> Iterator[regex.Match]:
-    """A pattern's matches, tried only at `starts` (as finditer would: leftmost first, no overlaps)."""
+def _anchored_matches(pattern: regex.Pattern, text: str, starts: list[int], endpos: int | None = None,
+                      timeout: float | None = DEFAULT_TIMEOUT) -> Iterator[regex.Match]:
+    """A pattern's matches, tried only at `starts` (as finditer would: leftmost first, no overlaps).
+
+    `starts` must hold every place a match can start, in order; `endpos` is finditer's.
+    """
     end = -1
+    endpos = len(text) if endpos is None else endpos
     for start in starts:
         if start < end:
             continue
-        m = pattern.match(text, start, timeout=DEFAULT_TIMEOUT)
+        m = pattern.match(text, start, endpos, timeout=timeout)
         if m is not None:
             end = m.end() if m.end() > start else start + 1
             yield m
@@ -270,20 +338,24 @@ def _anchored_matches(pattern: regex.Pattern, text: str, starts: list[int]) -> I
 
 def _anchored_findings(rule: Rule, text: str, starts: list[int]) -> Iterator[Finding]:
     """A lead rule's findings, tried only where its leading macro matches."""
-    for m in _anchored_matches(rule.pattern, text, starts):
+    for m in _anchored_matches(rule.pattern, text, starts, timeout=rule.timeout):
         yield from _match_findings(rule, m)
 
 
 class _Finder:
-    """`finditer` for a structure rule: anchored at its lead's places when it has a lead."""
+    """`finditer` for a structure rule: at its anchors' places, else its lead's, else a scan."""
 
-    def __init__(self, rule: Rule, lead_starts) -> None:
-        self.rule, self.lead_starts = rule, lead_starts
+    def __init__(self, matcher: Matcher, rule: Rule) -> None:
+        self.matcher, self.rule = matcher, rule
 
     def finditer(self, text: str) -> Iterator[regex.Match]:
-        if self.rule.lead is None:
-            return self.rule.pattern.finditer(text, timeout=DEFAULT_TIMEOUT)
-        return _anchored_matches(self.rule.pattern, text, self.lead_starts(self.rule, text))
+        lit = self.matcher._literals.get(self.rule.id)
+        if self.rule.lead is None or (lit is not None and lit.anchors):
+            return self.matcher._scan(self.rule, text)
+        if not self.matcher._may_match(self.rule, text, 0, len(text)):
+            return iter(())
+        return _anchored_matches(self.rule.pattern, text, self.matcher._lead_starts(self.rule, text),
+                                 timeout=self.rule.timeout)
 
 
 def _regex_findings(rule: Rule, text: str, spans: list[tuple[int, int]] | None = None) -> Iterator[Finding]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-
 import importlib.resources
 import tomllib
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Any, Literal
 import regex
 
 from .errors import PatternFileError
+from .literals import top_level_alternatives
 
 # The fields a value rule may fill, by regex group name or by a constant `value`.
 VALUE_FIELDS = frozenset({
@@ -76,6 +76,11 @@ class Rule:
     value_pattern: Any = None  # token rules: regex run on the matched span for its values
     near: tuple[str, ...] = ()  # the file's `near`: run only in windows around these markers (markers.toml)
     lead: Any = None  # a pattern "(?i){{NAME}}..." can only match where NAME does: NAME's regex
+    # Time limit of one try of the rule at one place (the matcher tries most rules only at a few
+    # places). Setting up a regex time limit costs four times such a try, so the bundled rules,
+    # which tests/test_rules.py shows to run in linear time on hostile text, go without; a
+    # user's rules (--patterns) keep it. Whole-text scans always have DEFAULT_TIMEOUT.
+    timeout: float | None = DEFAULT_TIMEOUT
 
     @property
     def fields(self) -> frozenset[str]:
@@ -104,6 +109,7 @@ def load_rules(directory: str | Path | None = None, extra: str | Path | None = N
             raise PatternFileError(extra, "pattern directory not found")
         files += sorted(extra.glob("*.toml"))
     raw = [(path, _read_toml(path)) for path in files]
+    bundled = directory.resolve() == default_patterns_dir().resolve()
     for path, data in raw:
         for name, text in data.get("macros", {}).items():
             if not isinstance(text, str):
@@ -112,7 +118,7 @@ def load_rules(directory: str | Path | None = None, extra: str | Path | None = N
     rules: list[Rule] = []
     seen: set[str] = set()
     for path, data in raw:
-        for rule in _load_file(path, data, macros):
+        for rule in _load_file(path, data, macros, bundled and path.parent == directory):
             if rule.id in seen:
                 raise PatternFileError(path, "duplicate rule id", rule.id)
             seen.add(rule.id)
@@ -169,29 +175,7 @@ def _compiled_lead(source: str) -> regex.Pattern:
 
 def _top_level_alternation(source: str) -> bool:
     """Whether a regex has a "|" outside every group (so a match may start another way)."""
-    depth = 0
-    in_class = False
-    i = 0
-    while i < len(source):
-        ch = source[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-            if source[i + 1:i + 2] == "]" or source[i + 1:i + 3] == "^]":
-                i += 2 if source[i + 1] == "]" else 3
-                continue
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            return True
-        i += 1
-    return False
+    return len(top_level_alternatives(source)) > 1
 
 
 def compile_regex(source: str, path: Path, rule_id: str) -> regex.Pattern:
@@ -201,7 +185,7 @@ def compile_regex(source: str, path: Path, rule_id: str) -> regex.Pattern:
         raise PatternFileError(path, f"bad regex: {exc}", rule_id) from None
 
 
-def _load_file(path: Path, data: dict, macros: dict[str, str]) -> list[Rule]:
+def _load_file(path: Path, data: dict, macros: dict[str, str], bundled: bool = False) -> list[Rule]:
     near = data.get("near", [])
     if not isinstance(near, list) or not all(isinstance(m, str) and m for m in near):
         raise PatternFileError(path, "`near` must be a list of marker names (see markers.toml)")
@@ -214,7 +198,8 @@ def _load_file(path: Path, data: dict, macros: dict[str, str]) -> list[Rule]:
         rule_id = item.get("id") if isinstance(item, dict) else None
         if not isinstance(rule_id, str) or not rule_id:
             raise PatternFileError(path, f"rule #{number} has no id")
-        out.append(dataclasses.replace(_load_rule(path, item, macros, rule_id), near=near))
+        out.append(dataclasses.replace(_load_rule(path, item, macros, rule_id), near=near,
+                                       timeout=None if bundled else DEFAULT_TIMEOUT))
     return out
 
 

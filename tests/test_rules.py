@@ -213,3 +213,22 @@ def test_load_rules_extra_adds_a_user_rule(tmp_path, rules):
     # the bundled rules alone do not read this phrasing; with the user's rule the value is filled
     assert extract_text(sentence, matcher=Matcher(rules)).her2_ihc_score is None
     assert extract_text(sentence, matcher=Matcher(extended)).her2_ihc_score == "3+"
+
+
+def test_user_rules_keep_the_regex_time_limit_where_they_are_tried_at_one_place(tmp_path, rules):
+    """Bundled rules (shown linear above) go without a per-try time limit; a user's rule keeps
+    it, also where the matcher tries it only at its anchors' places."""
+    assert {r.timeout for r in rules} == {None}
+    text = (
+        "[[rules]]\n"
+        'id = "local.backtracking"\n'
+        "pattern = '(?i)HER2 (?:a|aa)+(?P<her2_ihc_score>[0-3]\\+)'\n"
+        'examples = ["HER2 aa3+"]\n'
+    )
+    extended = load_rules(extra=_pattern_dir(tmp_path, "local.toml", text))
+    user = next(r for r in extended if r.id == "local.backtracking")
+    assert user.timeout == DEFAULT_TIMEOUT
+    assert {r.timeout for r in extended if r.id != user.id} == {None}
+    matcher = Matcher((user, *_marker_rules()))
+    with pytest.raises(TimeoutError):
+        matcher.findings(clean_string("HER2 " + "a" * 60 + "!").text)

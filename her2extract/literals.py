@@ -1,0 +1,469 @@
+"""The literal strings a regex cannot match without: the matcher's prefilter.
+
+For each rule, `literals(source)` reads the pattern's syntax tree and says
+
+- `anchors`: strings one of which every match holds at a nearly fixed place (a prefix, or
+  "erb" one to three characters into "c-?\\s?erb"), and
+- `needs`: strings one of which every match contains anywhere,
+
+all lower-cased. They are necessary conditions only: a text that lacks them cannot match, a
+text that has them may or may not. The matcher finds every such string in a report with one
+Aho-Corasick pass over the lower-cased text (see `Atoms`) and then runs a rule only where its
+strings are: tried at the few places its anchors allow, or skipped in a stretch of text that
+holds none of its needs. Results are exactly those of scanning everywhere; only the work differs.
+
+The tree comes from the standard library's regex parser (`re._parser`), which reads the
+`regex` module's VERSION0 syntax except variable-width lookbehinds and repeated group names;
+those are removed first (a lookbehind consumes nothing, so dropping it only widens what the
+pattern matches). A pattern the parser still refuses gets no literals and is scanned everywhere.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import itertools
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+try:  # the parser moved in 3.11; the old name still works up to 3.12
+    from re import _constants as _c
+    from re import _parser as _sre_parse
+except ImportError:  # pragma: no cover - Python < 3.11
+    import sre_constants as _c  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
+MAX_STRINGS = 48  # more alternatives than this: stop extending the literal there
+MAX_LENGTH = 24  # a literal longer than this is cut (a prefix of it is still necessary)
+SMALL_CLASS = 6  # a character class of up to this many characters counts as alternatives
+SMALL_REPEAT = 3  # x{0,3} of a literal counts as alternatives; longer repeats do not
+
+
+@dataclass(frozen=True, slots=True)
+class Literals:
+    """Necessary strings of one pattern (lower-cased); None where nothing can be said."""
+
+    anchors: frozenset[Anchor] | None = None  # (string, least, most characters before it in a match)
+    needs: frozenset[str] | None = None
+    at_start: bool = False  # with anchors: a match may also start at the text's start ("(?m)^...")
+
+    @property
+    def strings(self) -> frozenset[str]:
+        return frozenset(s for s, _, _ in self.anchors or ()) | (self.needs or frozenset())
+
+
+NOTHING = Literals()
+
+
+@functools.lru_cache(maxsize=1024)
+def literals(source: str) -> Literals:
+    """The anchors and needed strings of a `regex` pattern (NOTHING when it cannot be read)."""
+    try:
+        tree = _parse(_for_stdlib(source))
+    except re.error:  # unbalanced parentheses
+        return NOTHING
+    if tree is None:
+        return NOTHING
+    items = list(tree)
+    info = _sequence(items)
+    anchors = info.anchors if info.anchors and _caseless_safe(s for s, _, _ in info.anchors) else None
+    needs = _best(*(s for s in (info.needs, info.prefix, info.exact) if s is not None and _caseless_safe(s)))
+    if items[:1] == [(_c.AT, _c.AT_BEGINNING)] and tree.state.flags & re.MULTILINE and info.width[0] > 0:
+        # "(?m)^...": a match starts at the text's start or just after a line break
+        line_starts = frozenset({("\n", -1, -1)})
+        if anchors is None or anchor_cost(line_starts) < anchor_cost(anchors):
+            return Literals(line_starts, needs, at_start=True)
+    return Literals(anchors, needs)
+
+
+def _parse(source: str):
+    """The standard parser's tree, or None. A warning counts as a refusal: the parser warns
+    where it reads a construct another way than the regex module may ("[[:alpha:]]")."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            return _sre_parse.parse(source)
+        except (re.error, RecursionError, OverflowError, ValueError, Warning):
+            return None
+
+
+def _caseless_safe(strings: Iterable[str]) -> bool:
+    """No letter outside ASCII: case-insensitive matching may take such a letter for another."""
+    return all(ch.isascii() or ch.lower() == ch.upper() for s in strings for ch in s)
+
+
+# --- preparing a regex-module pattern for the standard parser ------------------------------
+_GROUP_NAME = re.compile(r"\(\?P?<(?![=!])\w+>")
+
+
+def _for_stdlib(source: str) -> str:
+    """`source` without group names and lookbehinds (both irrelevant to what a match holds)."""
+    out, at = [], 0
+    for i, ch, _ in syntax(source):
+        if ch != "(" or i < at:
+            continue
+        if source.startswith(("(?<=", "(?<!"), i):
+            out.append(source[at:i])
+            at = group_end(source, i)
+        elif name := _GROUP_NAME.match(source, i):
+            out.append(source[at:i] + "(?:")
+            at = name.end()
+    out.append(source[at:])
+    return "".join(out)
+
+
+def syntax(source: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, group depth) of every character of a regex that is syntax.
+
+    Escaped characters and character classes are skipped. A "(" reports the depth of the group
+    it opens, a ")" the depth of the group it closes; other characters their own depth.
+    """
+    depth, i, in_class = 0, 0, False
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if source.startswith("^", i + 1):
+                i += 1
+            if source.startswith("]", i + 1):
+                i += 1
+        else:
+            depth += ch == "("
+            yield i, ch, depth
+            depth -= ch == ")"
+        i += 1
+
+
+def group_end(source: str, start: int) -> int:
+    """The index just past the ")" that closes the group opened at `start`."""
+    opened = None
+    for i, ch, depth in syntax(source):
+        if i == start:
+            opened = depth
+        elif opened is not None and ch == ")" and depth == opened:
+            return i + 1
+    raise re.error("unbalanced parenthesis")
+
+
+def top_level_alternatives(source: str) -> list[str]:
+    """A regex split at its "|"s outside every group ([source] when there is none)."""
+    cuts = [i for i, ch, depth in syntax(source) if ch == "|" and depth == 0]
+    edges = [-1, *cuts, len(source)]
+    return [source[a + 1:b] for a, b in itertools.pairwise(edges)]
+
+
+_FLAGS = re.compile(r"\(\?[a-z]+\)")
+
+
+def behind_form(source: str) -> tuple[bool, tuple[str, ...]] | None:
+    """A zero-width pattern made of "^" and lookbehinds only, as what it looks behind for.
+
+    "(?i)(?:^|(?<=[.:]\\s)|(?<=\\n))" -> (True, ("(?i)[.:]\\s", "(?i)\\n")): it holds at the text's
+    start and just after every match of those fixed-width patterns. Finding those matches is
+    one quick scan each, where trying the lookbehinds at every place is not. None for other
+    patterns.
+    """
+    flags = ""
+    while m := _FLAGS.match(source):
+        flags += m.group(0)
+        source = source[m.end():]
+    if "m" in flags:  # "^" after every line break too: not handled here
+        return None
+    try:
+        while source.startswith("(?:") and group_end(source, 0) == len(source):
+            source = source[3:-1]
+        at_start, behind = False, []
+        for alternative in top_level_alternatives(source):
+            if alternative == "^":
+                at_start = True
+            elif alternative.startswith("(?<=") and group_end(alternative, 0) == len(alternative):
+                inner = alternative[4:-1]
+                if _fixed_width(inner) is None:
+                    return None
+                behind.append(flags + inner)
+            else:
+                return None
+    except re.error:
+        return None
+    return at_start, tuple(behind)
+
+
+def _fixed_width(source: str) -> int | None:
+    try:
+        low, high = _sre_parse.parse(_for_stdlib(source)).getwidth()
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return None
+    return low if low == high else None
+
+
+# --- the analysis ------------------------------------------------------------------------------
+INF = 1 << 30  # an unbounded width
+MAX_SPREAD = 8  # a string whose place in a match can vary by more than this is no anchor
+
+Anchor = tuple[str, int, int]  # a string, and the least and the most characters before it in a match
+
+
+@dataclass(frozen=True, slots=True)
+class _Info:
+    exact: frozenset[str] | None  # every string the node can match (lower-cased), if few
+    prefix: frozenset[str] | None  # every match starts with one of these ("" inside = no claim)
+    needs: frozenset[str] | None  # every match contains one of these
+    anchors: frozenset[Anchor] | None  # every match holds one of these strings where its range says
+    width: tuple[int, int]  # the least and the most characters a match takes
+
+
+_ZERO = _Info(frozenset({""}), frozenset({""}), None, None, (0, 0))  # anchors (^, \b), lookarounds
+_ONE = _Info(None, None, None, None, (1, 1))  # one character we say nothing about (\w, [^x], .)
+_ANY = _Info(None, None, None, None, (0, INF))  # anything (a back-reference)
+
+
+def _useful(strings: frozenset[str] | None) -> bool:
+    return bool(strings) and "" not in strings
+
+
+def _best(*options: frozenset[str] | None) -> frozenset[str] | None:
+    """The most selective useful set: longest shortest string, then fewest strings."""
+    useful = [o for o in options if _useful(o)]
+    if not useful:
+        return None
+    return max(useful, key=lambda o: (min(map(len, o)), -len(o)))
+
+
+def _best_anchors(*options: frozenset[Anchor] | None) -> frozenset[Anchor] | None:
+    """The anchors that leave the fewest places to try (see anchor_cost)."""
+    useful = [o for o in options if o and all(s and hi - lo <= MAX_SPREAD for s, lo, hi in o)]
+    return min(useful, key=anchor_cost) if useful else None
+
+
+def anchor_cost(anchors: frozenset[Anchor]) -> float:
+    """About how many places per character of text these anchors make the matcher try.
+
+    A string of n characters is taken to occur once in 20**n characters (rough for English,
+    and only used to choose among a pattern's anchors); each occurrence is tried at every
+    place its range allows.
+    """
+    return sum((hi - lo + 1) / 20.0 ** len(s) for s, lo, hi in anchors)
+
+
+def _at(strings: frozenset[str] | None, lo: int, hi: int) -> frozenset[Anchor] | None:
+    return frozenset((s, lo, hi) for s in strings) if _useful(strings) and hi - lo <= MAX_SPREAD else None
+
+
+def _cross(left: frozenset[str], right: frozenset[str]) -> frozenset[str] | None:
+    """Every concatenation (None when too many or too long)."""
+    if len(left) * len(right) > MAX_STRINGS:
+        return None
+    out = frozenset(a + b for a in left for b in right)
+    return None if any(len(s) > MAX_LENGTH for s in out) else out
+
+
+def _add(a: int, b: int) -> int:
+    return min(INF, a + b)
+
+
+def _prefix(infos: list[_Info]) -> frozenset[str]:
+    """What a match of these items in a row starts with: the exact items, then one prefix."""
+    prefix = frozenset({""})
+    for info in infos:
+        if info.exact is not None:
+            longer = _cross(prefix, info.exact)
+            if longer is None:
+                break
+            prefix = longer
+            continue
+        if info.prefix is not None:
+            prefix = _cross(prefix, info.prefix) or prefix
+        break
+    return prefix
+
+
+def _sequence(items: list) -> _Info:
+    infos = [_node(op, av) for op, av in items]
+    exact: frozenset[str] | None = frozenset({""})
+    for info in infos:
+        exact = _cross(exact, info.exact) if exact is not None and info.exact is not None else None
+    prefix = _prefix(infos)
+    # needs: the best of each item's needs and of every run of exact items
+    options: list[frozenset[str] | None] = [prefix, exact]
+    run = frozenset({""})
+    for info in infos:
+        options.append(info.needs)
+        if info.exact is not None:
+            longer = _cross(run, info.exact)
+            if longer is None:
+                options.append(run)
+                run = info.exact if _cross(frozenset({""}), info.exact) is not None else frozenset({""})
+            else:
+                run = longer
+            continue
+        options.append(run)
+        if info.prefix is not None:
+            options.append(_cross(run, info.prefix))
+        run = frozenset({""})
+    options.append(run)
+    # anchors: strings that start where the items before them leave little play
+    anchor_options: list[frozenset[Anchor] | None] = []
+    lo = hi = 0
+    for i, info in enumerate(infos):
+        if hi - lo <= MAX_SPREAD:
+            anchor_options.append(_at(_prefix(infos[i:]), lo, hi))
+            if info.anchors:
+                anchor_options.append(frozenset((s, lo + a, hi + b) for s, a, b in info.anchors))
+        lo, hi = _add(lo, info.width[0]), _add(hi, info.width[1])
+    return _Info(exact, prefix, _best(*options), _best_anchors(*anchor_options), (lo, hi))
+
+
+def _node(op, av) -> _Info:
+    if op is _c.LITERAL:
+        return _exact(frozenset({chr(av).lower()}))
+    if op is _c.IN:
+        chars = _class_chars(av)
+        return _exact(chars) if chars is not None else _ONE
+    if op in (_c.ANY, _c.NOT_LITERAL, _c.CATEGORY):
+        return _ONE
+    if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+        return _ZERO
+    if op is _c.SUBPATTERN:
+        return _sequence(list(av[-1]))
+    if op is getattr(_c, "ATOMIC_GROUP", None):
+        return _sequence(list(av))
+    if op is _c.BRANCH:
+        return _branch([_sequence(list(p)) for p in av[1]])
+    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
+        low, high, sub = av
+        return _repeat(low, high, _sequence(list(sub)))
+    return _ANY  # a back-reference, a conditional, anything else: no claims, any width
+
+
+def _exact(strings: frozenset[str]) -> _Info:
+    widths = {len(s) for s in strings}
+    return _Info(strings, strings, strings if _useful(strings) else None, _at(strings, 0, 0),
+                 (min(widths), max(widths)))
+
+
+def _class_chars(items) -> frozenset[str] | None:
+    chars: set[str] = set()
+    for op, av in items:
+        if op is _c.LITERAL:
+            chars.add(chr(av).lower())
+        elif op is _c.RANGE and av[1] - av[0] < SMALL_CLASS:
+            chars.update(chr(c).lower() for c in range(av[0], av[1] + 1))
+        else:  # NEGATE, CATEGORY, a wide range
+            return None
+    return frozenset(chars) if 0 < len(chars) <= SMALL_CLASS else None
+
+
+def _union(sets: Iterable[frozenset | None], limit: int) -> frozenset | None:
+    out: set = set()
+    for one in sets:
+        if one is None:
+            return None
+        out |= one
+        if len(out) > limit:
+            return None
+    return frozenset(out)
+
+
+def _branch(infos: list[_Info]) -> _Info:
+    exact = _union((i.exact for i in infos), MAX_STRINGS)
+    prefix = _union((i.prefix for i in infos), MAX_STRINGS)
+    needs = _union((_best(i.needs, i.prefix, i.exact) for i in infos), MAX_STRINGS)
+    anchors = _union((i.anchors for i in infos), 2 * MAX_STRINGS)
+    width = (min(i.width[0] for i in infos), max(i.width[1] for i in infos))
+    return _Info(exact, prefix if prefix is not None else frozenset({""}), needs, anchors, width)
+
+
+def _repeat(low: int, high: int, sub: _Info) -> _Info:
+    width = (min(INF, low * sub.width[0]), INF if high >= INF or sub.width[1] >= INF else min(INF, high * sub.width[1]))
+    exact = None
+    if sub.exact is not None and high <= SMALL_REPEAT:
+        exact = frozenset()
+        for count in range(low, high + 1):
+            power: frozenset[str] | None = frozenset({""})
+            for _ in range(count):
+                power = _cross(power, sub.exact) if power is not None else None
+            if power is None:
+                exact = None
+                break
+            exact |= power
+        if exact is not None and len(exact) > MAX_STRINGS:
+            exact = None
+    if low == 0:  # may match nothing: no prefix, need or anchor of its own
+        return _Info(exact, exact if exact is not None else frozenset({""}), None, None, width)
+    if exact is not None:
+        return _Info(exact, exact, _best(exact, sub.needs), _best_anchors(_at(exact, 0, 0), sub.anchors), width)
+    return _Info(None, sub.prefix, sub.needs, sub.anchors, width)
+
+
+# --- finding the strings in a text --------------------------------------------------------------
+# Characters outside ASCII that the regex module's case-insensitive matching takes for an ASCII
+# letter; the lower-cased text shows them as that letter, so no match is ever missed.
+_ASCII_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k", "\u0130": "i", "\u0131": "i"})
+
+
+def lowered(text: str) -> str | None:
+    """The text lower-cased character for character, or None if that changes its length."""
+    low = text.lower() if text.isascii() else text.translate(_ASCII_FOLDS).lower()
+    return low if len(low) == len(text) else None
+
+
+class Atoms:
+    """Every place each string of a set occurs in a text: one Aho-Corasick pass (pyahocorasick)."""
+
+    def __init__(self, strings: Iterable[str]) -> None:
+        import ahocorasick
+
+        self.strings = frozenset(s for s in strings if s)
+        self._automaton = ahocorasick.Automaton()
+        for string in self.strings:
+            self._automaton.add_word(string, string)
+        if self.strings:
+            self._automaton.make_automaton()
+
+    def find(self, low: str) -> dict[str, list[int]]:
+        """Start offsets of every occurrence of every string in `low` (a lowered() text), in order."""
+        places: dict[str, list[int]] = {}
+        if not self.strings:
+            return places
+        for end, string in self._automaton.iter(low):
+            places.setdefault(string, []).append(end - len(string) + 1)
+        return places
+
+
+class Places:
+    """A text's atom places, asked per rule: where its prefixes start, whether its needs occur."""
+
+    def __init__(self, places: dict[str, list[int]]) -> None:
+        self._places = places
+
+    def starts(self, anchors: frozenset[Anchor], lo: int, hi: int, at_start: bool = False) -> list[int]:
+        """Sorted places in [lo, hi) where a match can start, by where the anchors' strings are."""
+        found: list[int] = [0] if at_start and lo <= 0 < hi else []
+        for string, least, most in anchors:
+            spots = self._places.get(string)
+            if not spots:
+                continue
+            chosen = spots[bisect.bisect_left(spots, lo + least):bisect.bisect_left(spots, hi + most)]
+            if least == most:
+                found.extend(spot - least for spot in chosen)
+            else:
+                for spot in chosen:
+                    found.extend(range(max(lo, spot - most), min(hi, spot - least + 1)))
+        return sorted(set(found))
+
+    def any_within(self, strings: frozenset[str], lo: int, hi: int) -> bool:
+        """Whether one of `strings` lies wholly inside [lo, hi)."""
+        for string in strings:
+            spots = self._places.get(string)
+            if spots:
+                i = bisect.bisect_left(spots, lo)
+                if i < len(spots) and spots[i] + len(string) <= hi:
+                    return True
+        return False

@@ -1,0 +1,202 @@
+"""The literal prefilter: what literals() claims of a pattern holds for every match it has,
+and a matcher that uses the claims finds exactly what one that scans everywhere finds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import regex
+from conftest import REPO, RULES
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from her2extract.ingest import read_document
+from her2extract.literals import (
+    NOTHING,
+    Atoms,
+    Places,
+    behind_form,
+    literals,
+    lowered,
+    top_level_alternatives,
+)
+from her2extract.match import Matcher
+from her2extract.text import clean_string, clean_text
+
+DEV_TEXTS = REPO.parent / "shared" / "corpus" / "tcga" / "dev" / "texts"
+
+
+def _claims_hold(source: str, text: str) -> None:
+    """Every match (at every start, so overlapped) holds an anchor where it says, and a need."""
+    lit = literals(source)
+    low = lowered(text)
+    assert low is not None
+    for m in regex.compile(source, regex.VERSION0).finditer(text, overlapped=True):
+        if lit.needs:
+            assert any(n in low[m.start():m.end()] for n in lit.needs), (source, m.group(0))
+        if lit.anchors:
+            at_start = lit.at_start and m.start() == 0
+            assert at_start or any(
+                low.startswith(s, m.start() + k) for s, least, most in lit.anchors for k in range(least, most + 1)
+            ), (source, m.group(0), sorted(lit.anchors))
+
+
+@pytest.mark.parametrize(("source", "anchors", "needs"), [
+    (r"her2", {("her2", 0, 0)}, {"her2"}),
+    (r"(?i)HER-?2", {("her2", 0, 0), ("her-2", 0, 0)}, {"her2", "her-2"}),
+    # the literal after a little play: "erb" one to three characters in
+    (r"c-?\s?erb", {("erb", 1, 3)}, {"erb"}),
+    # "biopsy" 5 to 9 characters in is rarer than "core" or "prior" at the start
+    (r"(?:core|prior)\s{1,4}biopsy", {("biopsy", 5, 9)}, {"biopsy"}),
+    # an optional start: the literal after it, 0 to 4 characters in; the longest is needed
+    (r"(?:the\s)?report\s+confirmed", {("report", 0, 4)}, {"confirmed"}),
+    # lookbehinds are dropped, lookaheads consume nothing
+    (r"(?<![\w-])ER(?=:)", {("er", 0, 0)}, {"er"}),
+    (r"(?<=a+)bc", {("bc", 0, 0)}, {"bc"}),
+    # repeated group names (the regex module allows them, the standard parser does not)
+    (r"(?P<v>\d)x|y(?P<v>\d)", {("x", 1, 1), ("y", 0, 0)}, {"x", "y"}),
+    (r"(?P<v>ab)x|cd(?P<v>\d)", {("abx", 0, 0), ("cd", 0, 0)}, {"abx", "cd"}),
+    # (?m)^: a line start, unless a rarer literal is near
+    (r"(?m)^\|?\s{0,4}\d+%", {("\n", -1, -1)}, {"%"}),
+    (r"(?m)^\|?\s{0,4}Ki-67\s", {("ki-67", 0, 5)}, {"ki-67"}),
+    (r"[0-3]\+", {("0+", 0, 0), ("1+", 0, 0), ("2+", 0, 0), ("3+", 0, 0)}, {"0+", "1+", "2+", "3+"}),
+    (r"\d+%", None, {"%"}),
+])
+def test_literals_of_small_patterns(source, anchors, needs):
+    lit = literals(source)
+    assert (set(lit.anchors) if lit.anchors else None) == anchors
+    assert (set(lit.needs) if lit.needs else None) == needs
+
+
+def test_line_start_anchor_includes_the_text_start():
+    lit = literals(r"(?m)^\d")
+    assert lit.at_start and lit.anchors == frozenset({("\n", -1, -1)})
+    assert not literals(r"(?m)\d^").at_start
+
+
+@pytest.mark.parametrize("source", [
+    r"\p{Lu}ER",  # regex-module syntax the standard parser does not read
+    r"(?<=(",  # broken
+    r"[a-z]+",  # nothing literal
+    r"[[:alpha:]]+ER",  # a POSIX class to the regex module, a warning to the standard parser
+])
+def test_patterns_without_literals_are_scanned_everywhere(source):
+    assert literals(source) == NOTHING or (literals(source).anchors is None and literals(source).needs is None)
+
+
+def test_letters_outside_ascii_are_never_relied_on():
+    # case-insensitive matching may take "ſ" for "s": a literal holding such letters is no claim
+    assert literals(r"(?i)ſtain").needs is None
+    assert literals(r"(?i)≥2\.0").needs == frozenset({"≥2.0"})
+
+
+def test_lowered_keeps_length_or_gives_up():
+    assert lowered("HER2 Positive") == "her2 positive"
+    assert lowered("\u212aI-67 ſtain") == "ki-67 stain"  # Kelvin sign, long s: the letters they match
+    assert lowered("İ" * 3) == "iii"
+    assert lowered("x\u1e9e") is not None  # capital sharp s lowers to one character
+
+
+def test_atoms_find_every_occurrence_and_places_answer_by_range():
+    places = Places(Atoms(["er", "her2", "\n"]).find("her2 er\nher2"))
+    assert places.starts(frozenset({("her2", 0, 0)}), 0, 100) == [0, 8]
+    assert places.starts(frozenset({("er", 1, 1)}), 0, 100) == [0, 4, 8]  # "er" one character into a match
+    assert places.starts(frozenset({("\n", -1, -1)}), 0, 100, at_start=True) == [0, 8]
+    assert places.starts(frozenset({("her2", 0, 0)}), 1, 100) == [8]
+    assert places.any_within(frozenset({"her2"}), 0, 4)
+    assert not places.any_within(frozenset({"her2"}), 1, 11)  # the second one ends at 12
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    (r"(?i)(?:(?:^|(?<=[.:]\s)|(?<=\n)))", (True, (r"(?i)[.:]\s", r"(?i)\n"))),
+    (r"(?<=\n)", (False, (r"\n",))),
+    (r"(?:^|(?<=a+))", None),  # variable width
+    (r"(?m)(?:^|(?<=x))", None),  # ^ after every line break
+    (r"(?i)\bher2", None),
+])
+def test_behind_form(source, expected):
+    assert behind_form(source) == expected
+
+
+def test_lookbehinds_and_group_names_go_only_where_they_are_syntax():
+    from her2extract.literals import _for_stdlib
+
+    assert _for_stdlib(r"(?<![\w-])(?P<v>\d)x") == r"(?:\d)x"
+    assert _for_stdlib(r"\(?P<v>[(?<=]") == r"\(?P<v>[(?<=]"  # an escaped "(" and a class
+
+
+def test_top_level_alternatives():
+    assert top_level_alternatives(r"a|(b|c)|[|]d|\|e") == ["a", "(b|c)", "[|]d", r"\|e"]
+
+
+def test_claims_hold_for_every_rule_on_its_examples(rule):
+    if rule.kind != "regex":
+        return
+    for example in (*rule.examples, *rule.counter_examples):
+        _claims_hold(rule.source, clean_string(example).text)
+        _claims_hold(rule.source, clean_string(f"x {example}. {example}\n").text)
+
+
+def test_claims_hold_for_every_rule_on_the_samples(samples):
+    texts = [clean_text(read_document(p, ocr="never")).text for p in sorted(samples.iterdir())
+             if p.suffix in {".txt", ".pdf"}]
+    for rule in RULES:
+        if rule.kind == "regex":
+            for text in texts:
+                _claims_hold(rule.source, text)
+
+
+TRICKY = [r"a?b", r"(?:ab|cd)e", r"x{2,3}y", r"[ab]c", r"(?i)Fo+", r"(?-i:ER)|(?i:pr)", r"(?<=a)b",
+          r"(?m)^ab", r"a|b+c", r"\bab\b", r"c-?\s?erb", r"(?:a\s){0,2}bc", r"(?:ab)+c", r"a(?=b)",
+          r"(?P<x>a)b|c(?P<x>d)", r"(?:a|)b", r"[^a]b", r"\n{2,}a"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=st.sampled_from(TRICKY), text=st.text(alphabet="abcdeErRxyF- \n", max_size=40))
+def test_claims_hold_on_random_texts(source, text):
+    _claims_hold(source, text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([e for r in RULES if r.kind == "regex" for e in r.examples][:400]),
+                min_size=1, max_size=6),
+       st.lists(st.sampled_from([" ", "\n", ". ", ", ", "; ", "\n\n", " and "]), min_size=6, max_size=6))
+def test_prefiltered_matcher_equals_plain_on_mixed_examples(pieces, glue):
+    text = clean_string("".join(p + g for p, g in zip(pieces, glue))).text
+    fast, slow = _matchers()
+    _same(fast, slow, text)
+
+
+_PAIR: list[Matcher] = []
+
+
+def _matchers() -> tuple[Matcher, Matcher]:
+    if not _PAIR:
+        _PAIR.extend([Matcher(RULES), Matcher(RULES, prefilter=False)])
+    return _PAIR[0], _PAIR[1]
+
+
+def _same(fast: Matcher, slow: Matcher, text: str) -> None:
+    assert fast.findings(text) == slow.findings(text)
+    assert fast.sections(text) == slow.sections(text)
+    assert fast.parts(text) == slow.parts(text)
+    assert fast.triggers(text) == slow.triggers(text)
+    assert fast.regions(text) == slow.regions(text)
+    assert fast.markers(text) == slow.markers(text)
+
+
+def test_prefiltered_matcher_equals_plain_on_the_samples(samples):
+    fast, slow = _matchers()
+    for path in sorted(samples.iterdir()):
+        if path.suffix in {".txt", ".pdf"}:
+            _same(fast, slow, clean_text(read_document(path, ocr="never")).text)
+
+
+@pytest.mark.skipif(not DEV_TEXTS.is_dir(), reason="the dev corpus (../shared/corpus) is not beside this checkout")
+def test_prefiltered_matcher_equals_plain_on_the_dev_corpus():
+    fast, slow = _matchers()
+    paths = sorted(Path(DEV_TEXTS).glob("*.txt"))
+    assert len(paths) > 100
+    for path in paths:
+        _same(fast, slow, clean_text(read_document(path, ocr="never")).text)
