@@ -6,7 +6,10 @@ For each rule, `literals(source)` reads the pattern's syntax tree and says
   "erb" one to three characters into "c-?\\s?erb"), and
 - `needs`: strings one of which every match contains anywhere,
 
-all lower-cased. They are necessary conditions only: a text that lacks them cannot match, a
+lower-cased, except where the pattern itself is case-sensitive ("(?-i:ER)": such strings
+carry the EXACT_CASE tag and are looked for as written); a string the pattern puts right
+after "\\b" or "(?<![\\w-])" carries the WORD_START tag and counts only where no letter,
+digit or "_" comes before it. They are necessary conditions only: a text that lacks them cannot match, a
 text that has them may or may not. The matcher finds every such string in a report with one
 Aho-Corasick pass over the lower-cased text (see `Atoms`) and then runs a rule only where its
 strings are: tried at the few places its anchors allow, or skipped in a stretch of text that
@@ -39,6 +42,10 @@ MAX_STRINGS = 48  # more alternatives than this: stop extending the literal ther
 MAX_LENGTH = 24  # a literal longer than this is cut (a prefix of it is still necessary)
 SMALL_CLASS = 6  # a character class of up to this many characters counts as alternatives
 SMALL_REPEAT = 3  # x{0,3} of a literal counts as alternatives; longer repeats do not
+# Tags at a string's start: WORD_START (first, if present), then EXACT_CASE, then the text.
+WORD_START = "\x01"  # only where the character before is not an ASCII letter, digit or "_"
+EXACT_CASE = "\x00"  # with its case as written, in the text as written
+_ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +74,7 @@ def literals(source: str) -> Literals:
     if tree is None:
         return NOTHING
     items = list(tree)
-    info = _sequence(items)
+    info = _sequence(items, bool(tree.state.flags & re.IGNORECASE))
     anchors = info.anchors if info.anchors and _caseless_safe(s for s, _, _ in info.anchors) else None
     needs = _best(*(s for s in (info.needs, info.prefix, info.exact) if s is not None and _caseless_safe(s)))
     if items[:1] == [(_c.AT, _c.AT_BEGINNING)] and tree.state.flags & re.MULTILINE and info.width[0] > 0:
@@ -90,8 +97,61 @@ def _parse(source: str):
 
 
 def _caseless_safe(strings: Iterable[str]) -> bool:
-    """No letter outside ASCII: case-insensitive matching may take such a letter for another."""
-    return all(ch.isascii() or ch.lower() == ch.upper() for s in strings for ch in s)
+    """No caseless letter outside ASCII: case-insensitive matching may take it for another."""
+    return all(ch.isascii() or ch.lower() == ch.upper()
+               for s in strings for word, exact, body in [tags(s)] if not exact for ch in body)
+
+
+def tags(string: str) -> tuple[bool, bool, str]:
+    """(word start, exact case, the text itself) of a tagged string."""
+    word = string.startswith(WORD_START)
+    rest = string[word:]
+    exact = rest.startswith(EXACT_CASE)
+    return word, exact, rest[exact:]
+
+
+def _tagged(word: bool, exact: bool, body: str) -> str:
+    return (WORD_START if word else "") + (EXACT_CASE if exact else "") + body
+
+
+def length(string: str) -> int:
+    """How many characters of text a tagged string stands for."""
+    return len(tags(string)[2])
+
+
+def holds_at(string: str, text: str, low: str, at: int) -> bool:
+    """Whether a tagged string occurs at `at` (`low` = lowered(text))."""
+    word, exact, body = tags(string)
+    if word and at > 0 and text[at - 1] in _ASCII_WORD:
+        return False
+    return (text if exact else low).startswith(body, at)
+
+
+def _char(ch: str, caseless: bool) -> str:
+    return ch.lower() if caseless or ch.lower() == ch.upper() else EXACT_CASE + ch
+
+
+def _uncased(body: str) -> bool:
+    return body.lower() == body.upper()
+
+
+def _join(left: str, right: str) -> str:
+    """Two strings in a row. Exact case only if each part is exact-case or has no letters; a
+    word start only from the left part (or the right one, if the left is empty and the right
+    starts with a word character)."""
+    word_l, exact_l, body_l = tags(left)
+    word_r, exact_r, body_r = tags(right)
+    body = body_l + body_r
+    word = (word_l or word_r) if not body_l else word_l
+    word = word and (not body or body[0] in _ASCII_WORD)
+    if (exact_l or exact_r) and (exact_l or _uncased(body_l)) and (exact_r or _uncased(body_r)):
+        return _tagged(word, True, body)
+    return _tagged(word, False, body.lower())
+
+
+def _word_started(strings: frozenset[str]) -> frozenset[str]:
+    """The strings, each put at a word start (those that start with a word character)."""
+    return frozenset(_join(WORD_START, s) for s in strings)
 
 
 # --- preparing a regex-module pattern for the standard parser ------------------------------
@@ -99,14 +159,17 @@ _GROUP_NAME = re.compile(r"\(\?P?<(?![=!])\w+>")
 
 
 def _for_stdlib(source: str) -> str:
-    """`source` without group names and lookbehinds (both irrelevant to what a match holds)."""
+    """`source` without group names and variable-width lookbehinds, which the standard parser
+    refuses (a lookbehind consumes nothing, so dropping one only widens what matches)."""
     out, at = [], 0
     for i, ch, _ in syntax(source):
         if ch != "(" or i < at:
             continue
         if source.startswith(("(?<=", "(?<!"), i):
-            out.append(source[at:i])
-            at = group_end(source, i)
+            end = group_end(source, i)
+            if _fixed_width(source[i + 4:end - 1]) is None:
+                out.append(source[at:i])
+                at = end
         elif name := _GROUP_NAME.match(source, i):
             out.append(source[at:i] + "(?:")
             at = name.end()
@@ -205,7 +268,7 @@ def _fixed_width(source: str) -> int | None:
 
 # --- the analysis ------------------------------------------------------------------------------
 INF = 1 << 30  # an unbounded width
-MAX_SPREAD = 8  # a string whose place in a match can vary by more than this is no anchor
+MAX_SPREAD = 16  # a string whose place in a match can vary by more than this is no anchor
 
 Anchor = tuple[str, int, int]  # a string, and the least and the most characters before it in a match
 
@@ -217,15 +280,17 @@ class _Info:
     needs: frozenset[str] | None  # every match contains one of these
     anchors: frozenset[Anchor] | None  # every match holds one of these strings where its range says
     width: tuple[int, int]  # the least and the most characters a match takes
+    boundary: bool = False  # "\\b" or "(?<![\\w...])": what follows starts a word
 
 
-_ZERO = _Info(frozenset({""}), frozenset({""}), None, None, (0, 0))  # anchors (^, \b), lookarounds
+_ZERO = _Info(frozenset({""}), frozenset({""}), None, None, (0, 0))  # anchors (^, $), lookarounds
+_BOUNDARY = _Info(frozenset({""}), frozenset({""}), None, None, (0, 0), boundary=True)
 _ONE = _Info(None, None, None, None, (1, 1))  # one character we say nothing about (\w, [^x], .)
 _ANY = _Info(None, None, None, None, (0, INF))  # anything (a back-reference)
 
 
 def _useful(strings: frozenset[str] | None) -> bool:
-    return bool(strings) and "" not in strings
+    return bool(strings) and all(length(s) for s in strings)
 
 
 def _best(*options: frozenset[str] | None) -> frozenset[str] | None:
@@ -233,7 +298,7 @@ def _best(*options: frozenset[str] | None) -> frozenset[str] | None:
     useful = [o for o in options if _useful(o)]
     if not useful:
         return None
-    return max(useful, key=lambda o: (min(map(len, o)), -len(o)))
+    return max(useful, key=lambda o: (min(map(length, o)), -len(o)))
 
 
 def _best_anchors(*options: frozenset[Anchor] | None) -> frozenset[Anchor] | None:
@@ -245,11 +310,12 @@ def _best_anchors(*options: frozenset[Anchor] | None) -> frozenset[Anchor] | Non
 def anchor_cost(anchors: frozenset[Anchor]) -> float:
     """About how many places per character of text these anchors make the matcher try.
 
-    A string of n characters is taken to occur once in 20**n characters (rough for English,
-    and only used to choose among a pattern's anchors); each occurrence is tried at every
-    place its range allows.
+    A string of n characters is taken to occur once in 20**n characters, four times less often
+    at a word start (rough for English, and only used to choose among a pattern's anchors);
+    each occurrence is tried at every place its range allows.
     """
-    return sum((hi - lo + 1) / 20.0 ** len(s) for s, lo, hi in anchors)
+    return sum((hi - lo + 1) / 20.0 ** length(s) / (4 if s.startswith(WORD_START) else 1)
+               for s, lo, hi in anchors)
 
 
 def _at(strings: frozenset[str] | None, lo: int, hi: int) -> frozenset[Anchor] | None:
@@ -260,8 +326,8 @@ def _cross(left: frozenset[str], right: frozenset[str]) -> frozenset[str] | None
     """Every concatenation (None when too many or too long)."""
     if len(left) * len(right) > MAX_STRINGS:
         return None
-    out = frozenset(a + b for a in left for b in right)
-    return None if any(len(s) > MAX_LENGTH for s in out) else out
+    out = frozenset(_join(a, b) for a in left for b in right)
+    return None if any(length(s) > MAX_LENGTH for s in out) else out
 
 
 def _add(a: int, b: int) -> int:
@@ -272,6 +338,9 @@ def _prefix(infos: list[_Info]) -> frozenset[str]:
     """What a match of these items in a row starts with: the exact items, then one prefix."""
     prefix = frozenset({""})
     for info in infos:
+        if info.boundary and prefix == frozenset({""}):
+            prefix = frozenset({WORD_START})
+            continue
         if info.exact is not None:
             longer = _cross(prefix, info.exact)
             if longer is None:
@@ -284,8 +353,8 @@ def _prefix(infos: list[_Info]) -> frozenset[str]:
     return prefix
 
 
-def _sequence(items: list) -> _Info:
-    infos = [_node(op, av) for op, av in items]
+def _sequence(items: list, caseless: bool) -> _Info:
+    infos = [_node(op, av, caseless) for op, av in items]
     exact: frozenset[str] | None = frozenset({""})
     for info in infos:
         exact = _cross(exact, info.exact) if exact is not None and info.exact is not None else None
@@ -315,46 +384,61 @@ def _sequence(items: list) -> _Info:
         if hi - lo <= MAX_SPREAD:
             anchor_options.append(_at(_prefix(infos[i:]), lo, hi))
             if info.anchors:
-                anchor_options.append(frozenset((s, lo + a, hi + b) for s, a, b in info.anchors))
+                after_boundary = i > 0 and infos[i - 1].boundary  # the item's own start is a word start
+                anchor_options.append(frozenset(
+                    (_join(WORD_START, s) if after_boundary and a == b == 0 else s, lo + a, hi + b)
+                    for s, a, b in info.anchors))
         lo, hi = _add(lo, info.width[0]), _add(hi, info.width[1])
     return _Info(exact, prefix, _best(*options), _best_anchors(*anchor_options), (lo, hi))
 
 
-def _node(op, av) -> _Info:
+def _node(op, av, caseless: bool) -> _Info:
     if op is _c.LITERAL:
-        return _exact(frozenset({chr(av).lower()}))
+        return _exact(frozenset({_char(chr(av), caseless)}))
     if op is _c.IN:
-        chars = _class_chars(av)
+        chars = _class_chars(av, caseless)
         return _exact(chars) if chars is not None else _ONE
     if op in (_c.ANY, _c.NOT_LITERAL, _c.CATEGORY):
         return _ONE
+    if op is _c.AT and av is _c.AT_BOUNDARY or op is _c.ASSERT_NOT and _not_after_word(av):
+        return _BOUNDARY
     if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
         return _ZERO
-    if op is _c.SUBPATTERN:
-        return _sequence(list(av[-1]))
+    if op is _c.SUBPATTERN:  # (group, flags added, flags removed, items): "(?-i:ER)" is case-sensitive
+        _, added, removed, sub = av
+        return _sequence(list(sub), (caseless or bool(added & re.IGNORECASE)) and not removed & re.IGNORECASE)
     if op is getattr(_c, "ATOMIC_GROUP", None):
-        return _sequence(list(av))
+        return _sequence(list(av), caseless)
     if op is _c.BRANCH:
-        return _branch([_sequence(list(p)) for p in av[1]])
+        return _branch([_sequence(list(p), caseless) for p in av[1]])
     if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
         low, high, sub = av
-        return _repeat(low, high, _sequence(list(sub)))
+        return _repeat(low, high, _sequence(list(sub), caseless))
     return _ANY  # a back-reference, a conditional, anything else: no claims, any width
 
 
+def _not_after_word(av) -> bool:
+    """A negative lookbehind for a class holding \\w: "(?<![\\w-])"."""
+    direction, sub = av
+    items = list(sub)
+    return direction == -1 and len(items) == 1 and items[0][0] is _c.IN and any(
+        op is _c.CATEGORY and arg in (_c.CATEGORY_WORD, getattr(_c, "CATEGORY_UNI_WORD", None))
+        for op, arg in items[0][1])
+
+
 def _exact(strings: frozenset[str]) -> _Info:
-    widths = {len(s) for s in strings}
+    widths = {length(s) for s in strings}
     return _Info(strings, strings, strings if _useful(strings) else None, _at(strings, 0, 0),
                  (min(widths), max(widths)))
 
 
-def _class_chars(items) -> frozenset[str] | None:
+def _class_chars(items, caseless: bool) -> frozenset[str] | None:
     chars: set[str] = set()
     for op, av in items:
         if op is _c.LITERAL:
-            chars.add(chr(av).lower())
+            chars.add(_char(chr(av), caseless))
         elif op is _c.RANGE and av[1] - av[0] < SMALL_CLASS:
-            chars.update(chr(c).lower() for c in range(av[0], av[1] + 1))
+            chars.update(_char(chr(c), caseless) for c in range(av[0], av[1] + 1))
         else:  # NEGATE, CATEGORY, a wide range
             return None
     return frozenset(chars) if 0 < len(chars) <= SMALL_CLASS else None
@@ -415,26 +499,44 @@ def lowered(text: str) -> str | None:
 
 
 class Atoms:
-    """Every place each string of a set occurs in a text: one Aho-Corasick pass (pyahocorasick)."""
+    """Every place each tagged string of a set occurs in a text: one Aho-Corasick pass
+    (pyahocorasick) over the lower-cased text, and one over the text as written for
+    EXACT_CASE strings; WORD_START strings count only where no word character is before."""
 
     def __init__(self, strings: Iterable[str]) -> None:
-        import ahocorasick
+        self.strings = frozenset(s for s in strings if length(s))
+        keys: dict[tuple[bool, str], list[tuple[str, bool]]] = {}
+        for string in sorted(self.strings):
+            word, exact, body = tags(string)
+            keys.setdefault((exact, body), []).append((string, word))
+        self._lower = _automaton({body: k for (exact, body), k in keys.items() if not exact})
+        self._exact = _automaton({body: k for (exact, body), k in keys.items() if exact})
 
-        self.strings = frozenset(s for s in strings if s)
-        self._automaton = ahocorasick.Automaton()
-        for string in self.strings:
-            self._automaton.add_word(string, string)
-        if self.strings:
-            self._automaton.make_automaton()
-
-    def find(self, low: str) -> dict[str, list[int]]:
-        """Start offsets of every occurrence of every string in `low` (a lowered() text), in order."""
+    def find(self, text: str, low: str) -> dict[str, list[int]]:
+        """Start offsets of every occurrence of every string, in order (`low` = lowered(text))."""
         places: dict[str, list[int]] = {}
-        if not self.strings:
-            return places
-        for end, string in self._automaton.iter(low):
-            places.setdefault(string, []).append(end - len(string) + 1)
+        for automaton, haystack in ((self._lower, low), (self._exact, text)):
+            if automaton is None:
+                continue
+            for end, (size, keys) in automaton.iter(haystack):
+                start = end - size + 1
+                after_word = start > 0 and text[start - 1] in _ASCII_WORD
+                for key, word in keys:
+                    if not (word and after_word):
+                        places.setdefault(key, []).append(start)
         return places
+
+
+def _automaton(words: dict[str, list[tuple[str, bool]]]):
+    if not words:
+        return None
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    for body, keys in words.items():
+        automaton.add_word(body, (len(body), keys))
+    automaton.make_automaton()
+    return automaton
 
 
 class Places:
@@ -464,6 +566,6 @@ class Places:
             spots = self._places.get(string)
             if spots:
                 i = bisect.bisect_left(spots, lo)
-                if i < len(spots) and spots[i] + len(string) <= hi:
+                if i < len(spots) and spots[i] + length(string) <= hi:
                     return True
         return False

@@ -215,7 +215,7 @@ class Matcher:
         """Where the rules' literal strings occur in `text` (None: no prefilter for this text)."""
         if self._places_for is None or self._places_for[0] is not text:
             low = lowered(text) if self._atoms.strings else None
-            self._places_for = (text, Places(self._atoms.find(low)) if low is not None else None)
+            self._places_for = (text, Places(self._atoms.find(text, low)) if low is not None else None)
         return self._places_for[1]
 
     def _may_match(self, rule: Rule, text: str, lo: int, hi: int) -> bool:

@@ -13,10 +13,13 @@ from hypothesis import strategies as st
 
 from her2extract.ingest import read_document
 from her2extract.literals import (
+    EXACT_CASE,
     NOTHING,
+    WORD_START,
     Atoms,
     Places,
     behind_form,
+    holds_at,
     literals,
     lowered,
     top_level_alternatives,
@@ -34,33 +37,43 @@ def _claims_hold(source: str, text: str) -> None:
     assert low is not None
     for m in regex.compile(source, regex.VERSION0).finditer(text, overlapped=True):
         if lit.needs:
-            assert any(n in low[m.start():m.end()] for n in lit.needs), (source, m.group(0))
+            assert any(holds_at(n, text, low, at) for n in lit.needs for at in range(m.start(), m.end())), (
+                source, m.group(0))
         if lit.anchors:
             at_start = lit.at_start and m.start() == 0
             assert at_start or any(
-                low.startswith(s, m.start() + k) for s, least, most in lit.anchors for k in range(least, most + 1)
+                holds_at(s, text, low, m.start() + k) for s, least, most in lit.anchors for k in range(least, most + 1)
             ), (source, m.group(0), sorted(lit.anchors))
 
 
+W, E = WORD_START, EXACT_CASE
+
+
 @pytest.mark.parametrize(("source", "anchors", "needs"), [
-    (r"her2", {("her2", 0, 0)}, {"her2"}),
+    (r"(?i)her2", {("her2", 0, 0)}, {"her2"}),
     (r"(?i)HER-?2", {("her2", 0, 0), ("her-2", 0, 0)}, {"her2", "her-2"}),
+    # case-sensitive letters are looked for as written; digits and signs have no case
+    (r"HER2", {(E + "HER2", 0, 0)}, {E + "HER2"}),
+    (r"(?i)x(?-i:ER)", {("xer", 0, 0)}, {"xer"}),  # a mixed string is looked for lower-cased
+    (r"[0-3]\+", {("0+", 0, 0), ("1+", 0, 0), ("2+", 0, 0), ("3+", 0, 0)}, {"0+", "1+", "2+", "3+"}),
     # the literal after a little play: "erb" one to three characters in
-    (r"c-?\s?erb", {("erb", 1, 3)}, {"erb"}),
+    (r"(?i)c-?\s?erb", {("erb", 1, 3)}, {"erb"}),
     # "biopsy" 5 to 9 characters in is rarer than "core" or "prior" at the start
-    (r"(?:core|prior)\s{1,4}biopsy", {("biopsy", 5, 9)}, {"biopsy"}),
+    (r"(?i)(?:core|prior)\s{1,4}biopsy", {("biopsy", 5, 9)}, {"biopsy"}),
     # an optional start: the literal after it, 0 to 4 characters in; the longest is needed
-    (r"(?:the\s)?report\s+confirmed", {("report", 0, 4)}, {"confirmed"}),
-    # lookbehinds are dropped, lookaheads consume nothing
-    (r"(?<![\w-])ER(?=:)", {("er", 0, 0)}, {"er"}),
-    (r"(?<=a+)bc", {("bc", 0, 0)}, {"bc"}),
+    (r"(?i)(?:the\s)?report\s+confirmed", {("report", 0, 4)}, {"confirmed"}),
+    # after \b or (?<![\w-]), a string that starts with a word character starts a word
+    (r"(?i)\bno\s+staining", {(W + "no", 0, 0)}, {"staining"}),
+    (r"(?i)(?<![\w-])(?:pr|pgr)\s", {(W + "pr", 0, 0), (W + "pgr", 0, 0)}, {W + "pr", W + "pgr"}),
+    (r"(?i)\b-x", {("-x", 0, 0)}, {"-x"}),  # \b before "-" says the opposite: no tag
+    # lookarounds consume nothing; a variable-width lookbehind is dropped
+    (r"(?i)(?<=a+)bc(?=:)", {("bc", 0, 0)}, {"bc"}),
     # repeated group names (the regex module allows them, the standard parser does not)
-    (r"(?P<v>\d)x|y(?P<v>\d)", {("x", 1, 1), ("y", 0, 0)}, {"x", "y"}),
-    (r"(?P<v>ab)x|cd(?P<v>\d)", {("abx", 0, 0), ("cd", 0, 0)}, {"abx", "cd"}),
+    (r"(?i)(?P<v>\d)x|y(?P<v>\d)", {("x", 1, 1), ("y", 0, 0)}, {"x", "y"}),
+    (r"(?i)(?P<v>ab)x|cd(?P<v>\d)", {("abx", 0, 0), ("cd", 0, 0)}, {"abx", "cd"}),
     # (?m)^: a line start, unless a rarer literal is near
     (r"(?m)^\|?\s{0,4}\d+%", {("\n", -1, -1)}, {"%"}),
-    (r"(?m)^\|?\s{0,4}Ki-67\s", {("ki-67", 0, 5)}, {"ki-67"}),
-    (r"[0-3]\+", {("0+", 0, 0), ("1+", 0, 0), ("2+", 0, 0), ("3+", 0, 0)}, {"0+", "1+", "2+", "3+"}),
+    (r"(?im)^\|?\s{0,4}Ki-67\s", {("ki-67", 0, 5)}, {"ki-67"}),
     (r"\d+%", None, {"%"}),
 ])
 def test_literals_of_small_patterns(source, anchors, needs):
@@ -88,6 +101,7 @@ def test_patterns_without_literals_are_scanned_everywhere(source):
 def test_letters_outside_ascii_are_never_relied_on():
     # case-insensitive matching may take "ſ" for "s": a literal holding such letters is no claim
     assert literals(r"(?i)ſtain").needs is None
+    assert literals(r"ſtain").needs == frozenset({E + "ſtain"})  # exact case: looked for as written
     assert literals(r"(?i)≥2\.0").needs == frozenset({"≥2.0"})
 
 
@@ -99,13 +113,23 @@ def test_lowered_keeps_length_or_gives_up():
 
 
 def test_atoms_find_every_occurrence_and_places_answer_by_range():
-    places = Places(Atoms(["er", "her2", "\n"]).find("her2 er\nher2"))
+    text = "her2 er\nher2"
+    places = Places(Atoms(["er", "her2", "\n"]).find(text, lowered(text)))
     assert places.starts(frozenset({("her2", 0, 0)}), 0, 100) == [0, 8]
     assert places.starts(frozenset({("er", 1, 1)}), 0, 100) == [0, 4, 8]  # "er" one character into a match
     assert places.starts(frozenset({("\n", -1, -1)}), 0, 100, at_start=True) == [0, 8]
     assert places.starts(frozenset({("her2", 0, 0)}), 1, 100) == [8]
     assert places.any_within(frozenset({"her2"}), 0, 4)
     assert not places.any_within(frozenset({"her2"}), 1, 11)  # the second one ends at 12
+
+
+def test_atoms_honour_exact_case_and_word_starts():
+    text = "ER 5%; other: er. PR 0; xPR"
+    places = Places(Atoms([E + "ER", "er", W + "er", W + E + "PR"]).find(text, lowered(text)))
+    assert places.starts(frozenset({(E + "ER", 0, 0)}), 0, 99) == [0]
+    assert places.starts(frozenset({("er", 0, 0)}), 0, 99) == [0, 10, 14]
+    assert places.starts(frozenset({(W + "er", 0, 0)}), 0, 99) == [0, 14]  # not inside "other"
+    assert places.starts(frozenset({(W + E + "PR", 0, 0)}), 0, 99) == [18]  # not after "x"
 
 
 @pytest.mark.parametrize(("source", "expected"), [
@@ -122,7 +146,8 @@ def test_behind_form(source, expected):
 def test_lookbehinds_and_group_names_go_only_where_they_are_syntax():
     from her2extract.literals import _for_stdlib
 
-    assert _for_stdlib(r"(?<![\w-])(?P<v>\d)x") == r"(?:\d)x"
+    # a fixed-width lookbehind stays (the standard parser reads it), a variable-width one goes
+    assert _for_stdlib(r"(?<![\w-])(?P<v>\d)x(?<=a+)") == r"(?<![\w-])(?:\d)x"
     assert _for_stdlib(r"\(?P<v>[(?<=]") == r"\(?P<v>[(?<=]"  # an escaped "(" and a class
 
 
