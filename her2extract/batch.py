@@ -17,10 +17,12 @@ import itertools
 import json
 import logging
 import os
-from concurrent.futures import FIRST_COMPLETED, TimeoutError as FutureTimeout, wait
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from .export import RESULT_COLUMNS
 from .ingest import MAX_BYTES, MAX_PAGES
@@ -30,6 +32,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 600.0  # seconds per file: OCR of a long scan takes minutes, a hang forever
 IN_FLIGHT_PER_WORKER = 4  # tasks queued per worker: enough to keep workers busy, memory flat
+# Text files go to the pool this many to a task (fewer round trips; a text report takes a few
+# ms). A task that times out or loses its worker is redone file by file, so a bad file still
+# costs its own row only. PDFs (OCR can take minutes) go one to a task.
+TEXT_FILES_PER_TASK = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +92,14 @@ class WorkerSetup:
 
 
 def init_worker(setup: WorkerSetup) -> None:
-    """Load the rules once per worker process; Tesseract gets one thread per process."""
+    """Load the rules (with their prefilter, and spaCy) once per worker process; Tesseract
+    gets one thread per process. Forked workers find it all done by the parent already."""
     os.environ["OMP_THREAD_LIMIT"] = "1"
     from .pipeline import default_matcher
 
-    _WORKER.update(matcher=default_matcher(setup.patterns), setup=setup)
+    matcher = default_matcher(setup.patterns)
+    matcher.prepare()
+    _WORKER.update(matcher=matcher, setup=setup)
 
 
 def process_file_with(path: str, setup: WorkerSetup) -> FileResult:
@@ -115,6 +124,26 @@ def process_file(path: str) -> FileResult:
     line = json.dumps(to_json(record), ensure_ascii=False) if setup.with_json else None
     return FileResult(path, file_digest(path), to_row(record), line, ocr_pages, _main_output(record, setup.fmt),
                       tuple(result_rows(record)) if setup.per_result else ())
+
+
+def process_files(paths: tuple[str, ...]) -> list[FileResult]:
+    """process_file over a few files in one task."""
+    return [process_file(path) for path in paths]
+
+
+def _tasks(todo: Iterable[str]) -> Iterator[tuple[str, ...]]:
+    """The files in tasks: PDFs alone, other files TEXT_FILES_PER_TASK at a time."""
+    texts: list[str] = []
+    for path in todo:
+        if path.lower().endswith(".pdf"):
+            yield (path,)
+            continue
+        texts.append(path)
+        if len(texts) == TEXT_FILES_PER_TASK:
+            yield tuple(texts)
+            texts = []
+    if texts:
+        yield tuple(texts)
 
 
 def _main_output(record, fmt: str):
@@ -357,31 +386,46 @@ def _run_pool(todo, workers, setup, timeout, record) -> None:
 
     with_json, fmt = setup.with_json, setup.fmt
     pending: dict = {}
-    queue = iter(todo)
+    tasks = _tasks(todo)
+    redo: deque[tuple[str, ...]] = deque()  # the files of a failed task, one task each
+    # Load the rules and spaCy here, once: the workers are forked from this process (Linux) and
+    # start with them in place instead of each paying the second or so it takes.
+    init_worker(setup)
     with ProcessPool(max_workers=workers, initializer=init_worker, initargs=(setup,)) as pool:
         def fill() -> None:
             while len(pending) < workers * IN_FLIGHT_PER_WORKER:
-                path = next(queue, None)
-                if path is None:
+                task = redo.popleft() if redo else next(tasks, None)
+                if task is None:
                     return
-                pending[pool.schedule(process_file, args=(path,), timeout=timeout)] = path
+                pending[pool.schedule(process_files, args=(task,), timeout=timeout)] = task
 
         fill()
         while pending:
             finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for future in finished:
-                path = pending.pop(future)
+                task = pending.pop(future)
                 try:
-                    result = future.result()
-                except FutureTimeout:
-                    result = failed_result(path, f"timed out after {timeout:g} s", with_json, fmt)
-                except ProcessExpired as exc:
-                    result = failed_result(path, f"worker process died (exit code {exc.exitcode})", with_json, fmt)
-                except Exception as exc:  # a bug in one file's processing: that row only
-                    log.warning("unexpected %s while processing one file", type(exc).__name__)
-                    result = failed_result(path, f"internal error: {type(exc).__name__}", with_json, fmt)
-                record(result)
+                    results = future.result()
+                except (FutureTimeout, ProcessExpired, Exception) as exc:
+                    if len(task) > 1:  # which file failed is not known: each again, alone
+                        redo.extend((path,) for path in task)
+                        continue
+                    results = [_failure(task[0], exc, timeout, with_json, fmt)]
+                for result in results:
+                    record(result)
             fill()
+
+
+def _failure(path: str, exc: BaseException, timeout: float, with_json: bool, fmt: str) -> FileResult:
+    """The error row of a file whose task failed on its own."""
+    from pebble import ProcessExpired
+
+    if isinstance(exc, FutureTimeout):
+        return failed_result(path, f"timed out after {timeout:g} s", with_json, fmt)
+    if isinstance(exc, ProcessExpired):
+        return failed_result(path, f"worker process died (exit code {exc.exitcode})", with_json, fmt)
+    log.warning("unexpected %s while processing one file", type(exc).__name__)  # a bug: that row only
+    return failed_result(path, f"internal error: {type(exc).__name__}", with_json, fmt)
 
 
 def _run_dask(todo, scheduler, workers, setup, record) -> None:

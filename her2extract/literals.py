@@ -102,6 +102,7 @@ def _caseless_safe(strings: Iterable[str]) -> bool:
                for s in strings for word, exact, body in [tags(s)] if not exact for ch in body)
 
 
+@functools.lru_cache(maxsize=65536)
 def tags(string: str) -> tuple[bool, bool, str]:
     """(word start, exact case, the text itself) of a tagged string."""
     word = string.startswith(WORD_START)
@@ -114,6 +115,7 @@ def _tagged(word: bool, exact: bool, body: str) -> str:
     return (WORD_START if word else "") + (EXACT_CASE if exact else "") + body
 
 
+@functools.lru_cache(maxsize=65536)
 def length(string: str) -> int:
     """How many characters of text a tagged string stands for."""
     return len(tags(string)[2])
@@ -135,6 +137,7 @@ def _uncased(body: str) -> bool:
     return body.lower() == body.upper()
 
 
+@functools.lru_cache(maxsize=65536)
 def _join(left: str, right: str) -> str:
     """Two strings in a row. Exact case only if each part is exact-case or has no letters; a
     word start only from the left part (or the right one, if the left is empty and the right
@@ -353,6 +356,21 @@ def _prefix(infos: list[_Info]) -> frozenset[str]:
     return prefix
 
 
+def _prefixes_from(infos: list[_Info]) -> list[frozenset[str]]:
+    """For each item, what a match of it and the items after it starts with (built from the
+    end; where a concatenation would be too long, the shorter start, which still holds)."""
+    out: list[frozenset[str]] = [frozenset({""})] * (len(infos) + 1)
+    for i in range(len(infos) - 1, -1, -1):
+        info, after = infos[i], out[i + 1]
+        if info.boundary:
+            out[i] = _cross(frozenset({WORD_START}), after) or frozenset({""})
+        elif info.exact is not None:
+            out[i] = _cross(info.exact, after) or info.exact
+        else:
+            out[i] = info.prefix if info.prefix is not None else frozenset({""})
+    return out[:-1]
+
+
 def _sequence(items: list, caseless: bool) -> _Info:
     infos = [_node(op, av, caseless) for op, av in items]
     exact: frozenset[str] | None = frozenset({""})
@@ -379,10 +397,11 @@ def _sequence(items: list, caseless: bool) -> _Info:
     options.append(run)
     # anchors: strings that start where the items before them leave little play
     anchor_options: list[frozenset[Anchor] | None] = []
+    starting = _prefixes_from(infos)
     lo = hi = 0
     for i, info in enumerate(infos):
         if hi - lo <= MAX_SPREAD:
-            anchor_options.append(_at(_prefix(infos[i:]), lo, hi))
+            anchor_options.append(_at(starting[i], lo, hi))
             if info.anchors:
                 after_boundary = i > 0 and infos[i - 1].boundary  # the item's own start is a word start
                 anchor_options.append(frozenset(

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 
 import regex
 
-from .literals import Atoms, Places, behind_form, literals, lowered
+from .literals import Atoms, Literals, Places, behind_form, literals, lowered
 from .model import Assertion, PartFacts
 from .rules import DEFAULT_TIMEOUT, FIELD_ALIASES, Rule
 from .text import Part, Section, clean_string, find_spans
@@ -35,6 +35,7 @@ LINE_SNAP = 200  # a window's edge moves to the line's end or start only if that
 # places than one per this many characters (a try at one place costs about as much as a scan
 # over this many characters).
 ANCHOR_COST = 48
+PREPARE_AFTER = 8  # texts a matcher reads before it sets up the prefilter by itself (see prepare)
 
 
 def _line_end(text: str, at: int) -> int:
@@ -100,18 +101,37 @@ class Matcher:
         self._spacy_matcher = None
         self._hits_for: tuple[str, dict] | None = None
         self._starts_for: tuple[str, dict] | None = None
-        self._literals = {r.id: literals(r.source) for r in rules if r.kind == "regex"} if prefilter else {}
-        self._lead_literals = ({r.lead.pattern: literals(r.lead.pattern) for r in rules if r.lead is not None}
-                               if prefilter else {})
+        # the literal prefilter, set up by prepare() (half a second of analysis: a batch or a
+        # server does it at start, a one-report run never needs it)
+        self._prefilter = prefilter
+        self._texts_seen = 0
+        self._literals: dict[str, Literals] = {}
+        self._lead_literals: dict[str, Literals] = {}
+        self._lead_behind: dict[str, tuple[bool, tuple[regex.Pattern, ...]]] = {}
+        self._atoms = Atoms(())
+        self._places_for: tuple[str, Places | None] | None = None
+
+    def prepare(self) -> None:
+        """Do now what the matcher would otherwise do on its way: analyse the rules for the
+        literal prefilter, and load spaCy for the token rules. A batch calls this once before
+        forking its workers, which then start with both in place; without it, the prefilter is
+        set up by itself after PREPARE_AFTER texts."""
+        self._set_up_prefilter()
+        self._load_spacy()
+
+    def _set_up_prefilter(self) -> None:
+        if not self._prefilter or self._atoms.strings:
+            return
+        rules = self.rules
+        self._literals = {r.id: literals(r.source) for r in rules if r.kind == "regex"}
+        self._lead_literals = {r.lead.pattern: literals(r.lead.pattern) for r in rules if r.lead is not None}
         # leads made of lookbehinds only ({{HEAD}}): found by scanning for what they look behind for
-        self._lead_behind = {}
-        for lead in {r.lead.pattern for r in rules if r.lead is not None} if prefilter else ():
-            form = behind_form(lead) if not self._lead_literals[lead].anchors else None
+        for lead, lit in self._lead_literals.items():
+            form = behind_form(lead) if not lit.anchors else None
             if form is not None:
                 self._lead_behind[lead] = (form[0], tuple(regex.compile(b, regex.VERSION0) for b in form[1]))
         self._atoms = Atoms(s for lit in (*self._literals.values(), *self._lead_literals.values())
                             for s in lit.strings)
-        self._places_for: tuple[str, Places | None] | None = None
 
     # --- values -------------------------------------------------------------------------
     def findings(self, text: str) -> list[Finding]:
@@ -179,8 +199,8 @@ class Matcher:
         """The markers named more than MAX_MENTIONS times in `text`: only the first were read."""
         return sorted(marker for marker, spans in self._marker_hits(text).items() if len(spans) >= MAX_MENTIONS)
 
-    def _token_findings(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Finding]:
-        if self._spacy_matcher is None:
+    def _load_spacy(self) -> None:
+        if self._spacy_matcher is None and self._token_rules:
             import spacy
             from spacy.matcher import Matcher as SpacyMatcher
 
@@ -189,6 +209,10 @@ class Matcher:
             for rule in self._token_rules:
                 matcher.add(rule.id, [list(rule.pattern)])
             self._spacy_matcher = matcher
+            self._nlp.make_doc("HER2 2+")  # the tokenizer builds its caches on first use
+
+    def _token_findings(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Finding]:
+        self._load_spacy()
         end = len(text) if end is None else end
         doc = self._nlp.make_doc(text[start:end])
         by_id = {r.id: r for r in self._token_rules}
@@ -214,15 +238,18 @@ class Matcher:
     def _places(self, text: str) -> Places | None:
         """Where the rules' literal strings occur in `text` (None: no prefilter for this text)."""
         if self._places_for is None or self._places_for[0] is not text:
+            self._texts_seen += 1
+            if self._texts_seen == PREPARE_AFTER:
+                self._set_up_prefilter()
             low = lowered(text) if self._atoms.strings else None
             self._places_for = (text, Places(self._atoms.find(text, low)) if low is not None else None)
         return self._places_for[1]
 
     def _may_match(self, rule: Rule, text: str, lo: int, hi: int) -> bool:
         """False when [lo, hi) lacks every string a match of the rule must contain."""
+        places = self._places(text)
         lit = self._literals.get(rule.id)
-        places = self._places(text) if lit is not None and lit.needs else None
-        return places is None or places.any_within(lit.needs, lo, hi)
+        return places is None or lit is None or not lit.needs or places.any_within(lit.needs, lo, hi)
 
     def _scan(self, rule: Rule, text: str, lo: int = 0, hi: int | None = None) -> Iterator[regex.Match]:
         """`rule.pattern.finditer(text, lo, hi)`, tried only where the rule's literals allow."""
@@ -243,6 +270,7 @@ class Matcher:
         Value rules' leads are marker names, capped at MAX_MENTIONS; structure rules' lead is
         {{HEAD}} (line and sentence starts), never capped.
         """
+        self._places(text)
         if self._starts_for is None or self._starts_for[0] is not text:
             self._starts_for = (text, {})
         cache = self._starts_for[1]

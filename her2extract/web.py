@@ -80,6 +80,7 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
         description="Reads HER2, ER, PR and Ki-67 from a pathology report and explains them. Not medical advice.",
     )
     matcher = default_matcher()
+    matcher.prepare()  # the rules' prefilter and spaCy, at start instead of during the first uploads
 
     @app.middleware("http")
     async def guard(request: Request, call_next):

@@ -198,7 +198,10 @@ _PAIR: list[Matcher] = []
 
 def _matchers() -> tuple[Matcher, Matcher]:
     if not _PAIR:
-        _PAIR.extend([Matcher(RULES), Matcher(RULES, prefilter=False)])
+        fast = Matcher(RULES)
+        fast.prepare()
+        assert fast._atoms.strings  # the prefilter is set up
+        _PAIR.extend([fast, Matcher(RULES, prefilter=False)])
     return _PAIR[0], _PAIR[1]
 
 
@@ -225,3 +228,15 @@ def test_prefiltered_matcher_equals_plain_on_the_dev_corpus():
     assert len(paths) > 100
     for path in paths:
         _same(fast, slow, clean_text(read_document(path, ocr="never")).text)
+
+
+def test_the_prefilter_sets_itself_up_after_a_few_texts_and_changes_nothing(samples):
+    from her2extract.match import PREPARE_AFTER
+
+    matcher = Matcher(RULES)
+    texts = [clean_text(read_document(p, ocr="never")).text for p in sorted(samples.glob("*.txt"))]
+    assert len(texts) > PREPARE_AFTER
+    _, slow = _matchers()
+    for number, text in enumerate(texts, 1):
+        assert matcher.findings(text) == slow.findings(text)
+        assert bool(matcher._atoms.strings) == (number >= PREPARE_AFTER)

@@ -42,6 +42,7 @@ def test_lead_rules_find_what_a_full_scan_finds(samples):
 def test_windowed_findings_equal_whole_text_findings_on_the_samples(samples):
     """The windows, leads and literal prefilter are a speed-up only: on every sample, the same findings."""
     fast = default_matcher()
+    fast.prepare()
     slow = Matcher(r for r in fast.rules if r.file != "markers")  # no markers: every rule on the whole text
     slow_rules = tuple(
         r.__class__(**{**{f: getattr(r, f) for f in r.__slots__}, "lead": None}) for r in slow.rules)
