@@ -118,6 +118,7 @@ def profile_texts(folder: Path, count: int) -> None:
 
     paths = sorted(folder.glob("*.txt"))[:count]
     matcher = default_matcher()
+    matcher.prepare()  # as batch does: the rules' prefilter and spaCy before the first report
     safe_extract(paths[0], matcher=matcher)
     profiler = cProfile.Profile()
     started = time.perf_counter()

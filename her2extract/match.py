@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import threading
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -99,8 +100,8 @@ class Matcher:
         self._token_rules = tuple(r for r in self.value_rules if r.kind == "tokens")
         self._nlp = None
         self._spacy_matcher = None
-        self._hits_for: tuple[str, dict] | None = None
-        self._starts_for: tuple[str, dict] | None = None
+        # what was worked out for the text in hand, per thread (the web server shares a matcher)
+        self._per_text = threading.local()
         # the literal prefilter, set up by prepare() (half a second of analysis: a batch or a
         # server does it at start, a one-report run never needs it)
         self._prefilter = prefilter
@@ -109,7 +110,6 @@ class Matcher:
         self._lead_literals: dict[str, Literals] = {}
         self._lead_behind: dict[str, tuple[bool, tuple[regex.Pattern, ...]]] = {}
         self._atoms = Atoms(())
-        self._places_for: tuple[str, Places | None] | None = None
 
     def prepare(self) -> None:
         """Do now what the matcher would otherwise do on its way: analyse the rules for the
@@ -185,14 +185,15 @@ class Matcher:
 
     def _marker_hits(self, text: str) -> dict[str, list[tuple[int, int]]]:
         """Where each marker is named (markers.toml); computed once per text."""
-        if self._hits_for is not None and self._hits_for[0] is text:
-            return self._hits_for[1]
+        cached = self._text_cache(text)
+        if "hits" in cached:
+            return cached["hits"]
         hits: dict[str, list[tuple[int, int]]] = {}
         for rule in self.marker_rules:
             marker = dict(rule.value)["marker"]
             found = self._scan(rule, text)
             hits.setdefault(marker, []).extend(m.span() for m in itertools.islice(found, MAX_MENTIONS))
-        self._hits_for = (text, hits)
+        cached["hits"] = hits
         return hits
 
     def capped(self, text: str) -> list[str]:
@@ -237,13 +238,21 @@ class Matcher:
     # --- the prefilter ------------------------------------------------------------------
     def _places(self, text: str) -> Places | None:
         """Where the rules' literal strings occur in `text` (None: no prefilter for this text)."""
-        if self._places_for is None or self._places_for[0] is not text:
+        cached = self._text_cache(text)
+        if "places" not in cached:
             self._texts_seen += 1
             if self._texts_seen == PREPARE_AFTER:
                 self._set_up_prefilter()
             low = lowered(text) if self._atoms.strings else None
-            self._places_for = (text, Places(self._atoms.find(text, low)) if low is not None else None)
-        return self._places_for[1]
+            cached["places"] = Places(self._atoms.find(text, low)) if low is not None else None
+        return cached["places"]
+
+    def _text_cache(self, text: str) -> dict:
+        """This thread's store of what was worked out for `text` (emptied for a new text)."""
+        store = self._per_text
+        if getattr(store, "text", None) is not text:
+            store.text, store.cache = text, {}
+        return store.cache
 
     def _may_match(self, rule: Rule, text: str, lo: int, hi: int) -> bool:
         """False when [lo, hi) lacks every string a match of the rule must contain."""
@@ -271,9 +280,7 @@ class Matcher:
         {{HEAD}} (line and sentence starts), never capped.
         """
         self._places(text)
-        if self._starts_for is None or self._starts_for[0] is not text:
-            self._starts_for = (text, {})
-        cache = self._starts_for[1]
+        cache = self._text_cache(text).setdefault("starts", {})
         key = (rule.lead.pattern, limit)
         if key not in cache:
             lit = self._lead_literals.get(rule.lead.pattern)

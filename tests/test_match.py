@@ -51,3 +51,20 @@ def test_windowed_findings_equal_whole_text_findings_on_the_samples(samples):
         assert fast.findings(text) == slow.findings(text)
         assert fast.sections(text) == slow.sections(text)
         assert fast.parts(text) == slow.parts(text)
+
+
+def test_what_a_matcher_works_out_for_a_text_is_kept_per_thread(samples):
+    """The web server runs uploads in threads with one matcher: the places worked out for the
+    text in hand (markers, leads, literals) must not be swapped for another thread's text."""
+    import threading
+
+    matcher = Matcher(default_matcher().rules)
+    matcher.prepare()
+    first, second = _texts(samples)[:2]
+    expected = matcher.findings(first)
+    mine = matcher._text_cache(first)
+    other = threading.Thread(target=lambda: matcher.findings(second))
+    other.start()
+    other.join()
+    assert matcher._text_cache(first) is mine  # the other thread's text did not replace it
+    assert matcher.findings(first) == expected
