@@ -165,11 +165,12 @@ def _for_stdlib(source: str) -> str:
     """`source` without group names and variable-width lookbehinds, which the standard parser
     refuses (a lookbehind consumes nothing, so dropping one only widens what matches)."""
     out, at = [], 0
-    for i, ch, _ in syntax(source):
-        if ch != "(" or i < at:
+    ends = _group_ends(source)
+    for i in sorted(ends):
+        if i < at:
             continue
         if source.startswith(("(?<=", "(?<!"), i):
-            end = group_end(source, i)
+            end = ends[i]
             if _fixed_width(source[i + 4:end - 1]) is None:
                 out.append(source[at:i])
                 at = end
@@ -209,13 +210,25 @@ def syntax(source: str) -> Iterator[tuple[int, str, int]]:
 
 def group_end(source: str, start: int) -> int:
     """The index just past the ")" that closes the group opened at `start`."""
-    opened = None
-    for i, ch, depth in syntax(source):
-        if i == start:
-            opened = depth
-        elif opened is not None and ch == ")" and depth == opened:
-            return i + 1
-    raise re.error("unbalanced parenthesis")
+    end = _group_ends(source).get(start)
+    if end is None:
+        raise re.error("unbalanced parenthesis")
+    return end
+
+
+@functools.lru_cache(maxsize=256)
+def _group_ends(source: str) -> dict[int, int]:
+    """For every "(" that opens a group, the index just past its ")" (one walk)."""
+    ends: dict[int, int] = {}
+    opened: list[int] = []
+    for i, ch, _ in syntax(source):
+        if ch == "(":
+            opened.append(i)
+        elif ch == ")":
+            if not opened:
+                raise re.error("unbalanced parenthesis")
+            ends[opened.pop()] = i + 1
+    return ends
 
 
 def top_level_alternatives(source: str) -> list[str]:
@@ -325,6 +338,7 @@ def _at(strings: frozenset[str] | None, lo: int, hi: int) -> frozenset[Anchor] |
     return frozenset((s, lo, hi) for s in strings) if _useful(strings) and hi - lo <= MAX_SPREAD else None
 
 
+@functools.lru_cache(maxsize=65536)  # macros repeat across rules: the same sets meet again
 def _cross(left: frozenset[str], right: frozenset[str]) -> frozenset[str] | None:
     """Every concatenation (None when too many or too long)."""
     if len(left) * len(right) > MAX_STRINGS:
@@ -445,6 +459,7 @@ def _not_after_word(av) -> bool:
         for op, arg in items[0][1])
 
 
+@functools.lru_cache(maxsize=4096)
 def _exact(strings: frozenset[str]) -> _Info:
     widths = {length(s) for s in strings}
     return _Info(strings, strings, strings if _useful(strings) else None, _at(strings, 0, 0),
