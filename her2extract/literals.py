@@ -351,25 +351,6 @@ def _add(a: int, b: int) -> int:
     return min(INF, a + b)
 
 
-def _prefix(infos: list[_Info]) -> frozenset[str]:
-    """What a match of these items in a row starts with: the exact items, then one prefix."""
-    prefix = frozenset({""})
-    for info in infos:
-        if info.boundary and prefix == frozenset({""}):
-            prefix = frozenset({WORD_START})
-            continue
-        if info.exact is not None:
-            longer = _cross(prefix, info.exact)
-            if longer is None:
-                break
-            prefix = longer
-            continue
-        if info.prefix is not None:
-            prefix = _cross(prefix, info.prefix) or prefix
-        break
-    return prefix
-
-
 def _prefixes_from(infos: list[_Info]) -> list[frozenset[str]]:
     """For each item, what a match of it and the items after it starts with (built from the
     end; where a concatenation would be too long, the shorter start, which still holds)."""
@@ -390,7 +371,8 @@ def _sequence(items: list, caseless: bool) -> _Info:
     exact: frozenset[str] | None = frozenset({""})
     for info in infos:
         exact = _cross(exact, info.exact) if exact is not None and info.exact is not None else None
-    prefix = _prefix(infos)
+    starting = _prefixes_from(infos)  # what a match starts with, from each item on
+    prefix = starting[0] if infos else frozenset({""})
     # needs: the best of each item's needs and of every run of exact items
     options: list[frozenset[str] | None] = [prefix, exact]
     run = frozenset({""})
@@ -411,7 +393,6 @@ def _sequence(items: list, caseless: bool) -> _Info:
     options.append(run)
     # anchors: strings that start where the items before them leave little play
     anchor_options: list[frozenset[Anchor] | None] = []
-    starting = _prefixes_from(infos)
     lo = hi = 0
     for i, info in enumerate(infos):
         if hi - lo <= MAX_SPREAD:
