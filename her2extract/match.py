@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 
 import regex
 
-from .literals import Atoms, Literals, Places, behind_form, literals, lowered
+from .literals import Atoms, Literals, Places, behind_form, literals, lowered, tags
 from .model import Assertion, PartFacts
 from .rules import DEFAULT_TIMEOUT, FIELD_ALIASES, Rule
 from .text import Part, Section, clean_string, find_spans
@@ -100,6 +100,7 @@ class Matcher:
         self._token_rules = tuple(r for r in self.value_rules if r.kind == "tokens")
         self._nlp = None
         self._spacy_matcher = None
+        self._token_needs: frozenset[str] | None = None  # see _tokens_may_give_values
         # what was worked out for the text in hand, per thread (the web server shares a matcher)
         self._per_text = threading.local()
         # the literal prefilter, set up by prepare() (half a second of analysis: a batch or a
@@ -171,7 +172,8 @@ class Matcher:
             else:  # no marker rules to say where: the whole text, in bounded pieces
                 spans = [(start, min(len(text), start + TOKEN_CHUNK)) for start in range(0, len(text), TOKEN_CHUNK)]
             for start, end in spans:
-                out.extend(self._token_findings(text, start, end))
+                if self._tokens_may_give_values(text, start, end):
+                    out.extend(self._token_findings(text, start, end))
         out.sort(key=lambda f: (f.start, f.end, f.rule_id))
         return out
 
@@ -199,6 +201,22 @@ class Matcher:
     def capped(self, text: str) -> list[str]:
         """The markers named more than MAX_MENTIONS times in `text`: only the first were read."""
         return sorted(marker for marker, spans in self._marker_hits(text).items() if len(spans) >= MAX_MENTIONS)
+
+    def _tokens_may_give_values(self, text: str, start: int, end: int) -> bool:
+        """False when no token rule can give a value in text[start:end]: each has a value pattern
+        whose needed strings (literals.py) are all absent there. Then spaCy is not run (nor even
+        loaded, for a report that never needs it)."""
+        if not self._prefilter:  # the plain matcher tokenizes everywhere (the tests' reference)
+            return True
+        if self._token_needs is None:
+            gates = [literals(r.value_pattern.pattern).needs if r.value_pattern is not None else None
+                     for r in self._token_rules]
+            self._token_needs = (frozenset(tags(n)[2].lower() for g in gates for n in g)
+                                 if all(g is not None for g in gates) else frozenset())
+        if not self._token_needs:
+            return True
+        piece = lowered(text[start:end])
+        return piece is None or any(need in piece for need in self._token_needs)
 
     def _load_spacy(self) -> None:
         if self._spacy_matcher is None and self._token_rules:

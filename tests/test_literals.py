@@ -240,3 +240,15 @@ def test_the_prefilter_sets_itself_up_after_a_few_texts_and_changes_nothing(samp
     for number, text in enumerate(texts, 1):
         assert matcher.findings(text) == slow.findings(text)
         assert bool(matcher._atoms.strings) == (number >= PREPARE_AFTER)
+
+
+def test_spacy_runs_only_where_a_token_rule_can_give_a_value():
+    """The token rule's value pattern needs a "+": a HER2 name without one nearby is not
+    tokenized, and the findings are those of a matcher that tokenizes everything."""
+    matcher = Matcher(RULES)
+    assert not matcher._tokens_may_give_values("HER2 ratio 2.1", 0, 14)
+    assert matcher._tokens_may_give_values("HER2 IHC score: 2 + equivocal", 0, 29)
+    _, slow = _matchers()
+    for text in ("HER2 IHC score: 2 + equivocal", "HER2 ratio 2.1, HER2 copies 4.0", "c-erbB-2 3 + (positive)"):
+        text = clean_string(text).text
+        assert matcher.findings(text) == slow.findings(text)
