@@ -109,7 +109,10 @@ def load_rules(directory: str | Path | None = None, extra: str | Path | None = N
             raise PatternFileError(extra, "pattern directory not found")
         files += sorted(extra.glob("*.toml"))
     raw = [(path, _read_toml(path)) for path in files]
-    bundled = directory.resolve() == default_patterns_dir().resolve()
+    # Bundled rules go without the per-try time limit (see Rule.timeout), unless a user's file
+    # defines macros: those may change what a bundled rule expands to.
+    bundled = directory.resolve() == default_patterns_dir().resolve() and not any(
+        "macros" in data for path, data in raw if path.parent != directory)
     for path, data in raw:
         for name, text in data.get("macros", {}).items():
             if not isinstance(text, str):

@@ -232,3 +232,10 @@ def test_user_rules_keep_the_regex_time_limit_where_they_are_tried_at_one_place(
     matcher = Matcher((user, *_marker_rules()))
     with pytest.raises(TimeoutError):
         matcher.findings(clean_string("HER2 " + "a" * 60 + "!").text)
+
+
+def test_a_users_macros_put_the_time_limit_back_on_every_rule(tmp_path):
+    """A user's file may redefine a macro the bundled rules use: none of them is then trusted."""
+    text = '[macros]\nKI67 = \'\'\'(?:Ki-?67)\'\'\'\n'
+    extended = load_rules(extra=_pattern_dir(tmp_path, "local.toml", text))
+    assert {r.timeout for r in extended} == {DEFAULT_TIMEOUT}
