@@ -24,6 +24,7 @@ pattern matches). A pattern the parser still refuses gets no literals and is sca
 from __future__ import annotations
 
 import bisect
+import collections
 import functools
 import itertools
 import re
@@ -529,16 +530,17 @@ class Atoms:
 
     def find(self, text: str, low: str) -> dict[str, list[int]]:
         """Start offsets of every occurrence of every string, in order (`low` = lowered(text))."""
-        places: dict[str, list[int]] = {}
+        places: dict[str, list[int]] = collections.defaultdict(list)
         for automaton, haystack in ((self._lower, low), (self._exact, text)):
             if automaton is None:
                 continue
-            for end, (size, keys) in automaton.iter(haystack):
+            for end, (size, anywhere, word_start) in automaton.iter(haystack):
                 start = end - size + 1
-                after_word = start > 0 and text[start - 1] in _ASCII_WORD
-                for key, word in keys:
-                    if not (word and after_word):
-                        places.setdefault(key, []).append(start)
+                for key in anywhere:
+                    places[key].append(start)
+                if word_start and (start == 0 or text[start - 1] not in _ASCII_WORD):
+                    for key in word_start:
+                        places[key].append(start)
         return places
 
 
@@ -548,8 +550,8 @@ def _automaton(words: dict[str, list[tuple[str, bool]]]):
     import ahocorasick
 
     automaton = ahocorasick.Automaton()
-    for body, keys in words.items():
-        automaton.add_word(body, (len(body), keys))
+    for body, keys in words.items():  # (length, keys found anywhere, keys found at word starts only)
+        automaton.add_word(body, (len(body), tuple(k for k, w in keys if not w), tuple(k for k, w in keys if w)))
     automaton.make_automaton()
     return automaton
 
