@@ -46,6 +46,7 @@ SMALL_REPEAT = 3  # x{0,3} of a literal counts as alternatives; longer repeats d
 # Tags at a string's start: WORD_START (first, if present), then EXACT_CASE, then the text.
 WORD_START = "\x01"  # only where the character before is not an ASCII letter, digit or "_"
 EXACT_CASE = "\x00"  # with its case as written, in the text as written
+_TAGS = frozenset({WORD_START, EXACT_CASE})
 _ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
@@ -409,6 +410,8 @@ def _sequence(items: list, caseless: bool) -> _Info:
 
 def _node(op, av, caseless: bool) -> _Info:
     if op is _c.LITERAL:
+        if chr(av) in _TAGS:  # a pattern that looks for a tag character: no claim about it
+            return _ONE
         return _exact(frozenset({_char(chr(av), caseless)}))
     if op is _c.IN:
         chars = _class_chars(av, caseless)
@@ -451,9 +454,12 @@ def _exact(strings: frozenset[str]) -> _Info:
 def _class_chars(items, caseless: bool) -> frozenset[str] | None:
     chars: set[str] = set()
     for op, av in items:
+        if op is _c.LITERAL and chr(av) in _TAGS:
+            return None
         if op is _c.LITERAL:
             chars.add(_char(chr(av), caseless))
-        elif op is _c.RANGE and av[1] - av[0] < SMALL_CLASS:
+        elif op is _c.RANGE and av[1] - av[0] < SMALL_CLASS and not any(
+                chr(c) in _TAGS for c in range(av[0], av[1] + 1)):
             chars.update(_char(chr(c), caseless) for c in range(av[0], av[1] + 1))
         else:  # NEGATE, CATEGORY, a wide range
             return None

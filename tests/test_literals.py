@@ -98,6 +98,19 @@ def test_patterns_without_literals_are_scanned_everywhere(source):
     assert literals(source) == NOTHING or (literals(source).anchors is None and literals(source).needs is None)
 
 
+def test_a_pattern_that_looks_for_a_tag_character_gets_no_claim_about_it():
+    # the tags are "\x00" and "\x01"; a literal one in a pattern must not be read as a tag
+    from her2extract.literals import tags
+
+    for source in ("ab\x00cd", "[\x00\x01]x", "(?i)\x01ab", "[\x00-\x03]yz"):
+        lit = literals(source)
+        strings = [s for s, _, _ in lit.anchors or ()] + list(lit.needs or ())
+        assert strings and all(not set(tags(s)[2]) & {EXACT_CASE, WORD_START} for s in strings), source
+    assert literals("ab\x00cd").needs in (frozenset({E + "ab"}), frozenset({E + "cd"}))
+    _claims_hold("ab\x00cd", "xx ab\x00cd yy")
+    _claims_hold("(?i)\x01ab", "x \x01AB")
+
+
 def test_letters_outside_ascii_are_never_relied_on():
     # case-insensitive matching may take "ſ" for "s": a literal holding such letters is no claim
     assert literals(r"(?i)ſtain").needs is None
