@@ -152,12 +152,10 @@ class Matcher:
             if not spans:
                 continue
             if rule.lead is not None:
-                if not self._may_match(rule, text, 0, len(text)):
-                    continue
-                found = _anchored_findings(rule, text, self._lead_starts(rule, text, MAX_MENTIONS))
+                matches = self._lead_matches(rule, text, MAX_MENTIONS)
             else:
-                found = (f for start, end in spans for m in self._scan(rule, text, start, end)
-                         for f in _match_findings(rule, m))
+                matches = (m for start, end in spans for m in self._scan(rule, text, start, end))
+            found = (f for m in matches for f in _match_findings(rule, m))
             if rule.within:
                 opened = regions.get(rule.within, [])
                 out.extend(f for f in found if any(a <= f.match_start < b for a, b in opened))
@@ -291,6 +289,20 @@ class Matcher:
                 return _anchored_matches(rule.pattern, text, starts, hi, rule.timeout)
         return rule.pattern.finditer(text, lo, hi, timeout=DEFAULT_TIMEOUT)
 
+    def _lead_matches(self, rule: Rule, text: str, limit: int | None = None) -> Iterator[regex.Match]:
+        """A lead rule's matches, tried only where its leading macro matches (the first `limit`
+        places), and not at all in a text that lacks every string a match needs."""
+        if not self._may_match(rule, text, 0, len(text)):
+            return iter(())
+        return _anchored_matches(rule.pattern, text, self._lead_starts(rule, text, limit), timeout=rule.timeout)
+
+    def _heading_matches(self, rule: Rule, text: str) -> Iterator[regex.Match]:
+        """A section or part rule's matches: at its anchors' places, else its lead's, else a scan."""
+        lit = self._literals.get(rule.id)
+        if rule.lead is None or (lit is not None and lit.anchors):
+            return self._scan(rule, text)
+        return self._lead_matches(rule, text)
+
     def _lead_starts(self, rule: Rule, text: str, limit: int | None = None) -> list[int]:
         """Where a rule's leading macro matches in `text` (the first `limit` places), once per text.
 
@@ -319,7 +331,7 @@ class Matcher:
     def parts(self, text: str) -> list[Part]:
         hits = []
         for rule in self.part_rules:
-            for m in _Finder(self, rule).finditer(text):
+            for m in self._heading_matches(rule, text):
                 label = m.group("label") if "label" in rule.pattern.groupindex else m.group(0)
                 hits.append((m.start(), label.strip().upper()))
         hits.sort()
@@ -389,26 +401,14 @@ def _anchored_matches(pattern: regex.Pattern, text: str, starts: list[int], endp
             yield m
 
 
-def _anchored_findings(rule: Rule, text: str, starts: list[int]) -> Iterator[Finding]:
-    """A lead rule's findings, tried only where its leading macro matches."""
-    for m in _anchored_matches(rule.pattern, text, starts, timeout=rule.timeout):
-        yield from _match_findings(rule, m)
-
-
 class _Finder:
-    """`finditer` for a structure rule: at its anchors' places, else its lead's, else a scan."""
+    """A section rule as find_spans wants it: something with `finditer(text)`."""
 
     def __init__(self, matcher: Matcher, rule: Rule) -> None:
         self.matcher, self.rule = matcher, rule
 
     def finditer(self, text: str) -> Iterator[regex.Match]:
-        lit = self.matcher._literals.get(self.rule.id)
-        if self.rule.lead is None or (lit is not None and lit.anchors):
-            return self.matcher._scan(self.rule, text)
-        if not self.matcher._may_match(self.rule, text, 0, len(text)):
-            return iter(())
-        return _anchored_matches(self.rule.pattern, text, self.matcher._lead_starts(self.rule, text),
-                                 timeout=self.rule.timeout)
+        return self.matcher._heading_matches(self.rule, text)
 
 
 def _regex_findings(rule: Rule, text: str, spans: list[tuple[int, int]] | None = None) -> Iterator[Finding]:

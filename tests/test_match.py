@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from her2extract.ingest import read_document
-from her2extract.match import Matcher, _anchored_findings, _regex_findings
+from her2extract.match import Matcher
 from her2extract.pipeline import default_matcher
 from her2extract.rules import _top_level_alternation
 from her2extract.text import clean_text
@@ -30,13 +30,16 @@ def _texts(samples):
 
 
 def test_lead_rules_find_what_a_full_scan_finds(samples):
-    matcher = default_matcher()
-    lead_rules = [r for r in matcher.value_rules if r.lead is not None]
+    prefiltered = Matcher(default_matcher().rules)
+    prefiltered.prepare()
+    plain = Matcher(default_matcher().rules, prefilter=False)
+    lead_rules = [r for r in plain.value_rules if r.lead is not None]
     assert len(lead_rules) >= 20
     for text in _texts(samples):
         for rule in lead_rules:
-            starts = [m.start() for m in rule.lead.finditer(text, overlapped=True)]
-            assert list(_anchored_findings(rule, text, starts)) == list(_regex_findings(rule, text)), rule.id
+            scanned = [(m.span(), m.groupdict()) for m in rule.pattern.finditer(text)]
+            for matcher in (prefiltered, plain):  # lead places from the literal pass, and from the lead's regex
+                assert [(m.span(), m.groupdict()) for m in matcher._lead_matches(rule, text)] == scanned, rule.id
 
 
 def test_windowed_findings_equal_whole_text_findings_on_the_samples(samples):
