@@ -126,9 +126,14 @@ def length(string: str) -> int:
 def holds_at(string: str, text: str, low: str, at: int) -> bool:
     """Whether a tagged string occurs at `at` (`low` = lowered(text))."""
     word, exact, body = tags(string)
-    if word and at > 0 and text[at - 1] in _ASCII_WORD:
+    if word and not _at_word_start(text, at):
         return False
     return (text if exact else low).startswith(body, at)
+
+
+def _at_word_start(text: str, at: int) -> bool:
+    """No ASCII letter, digit or "_" just before `at` (what WORD_START asks)."""
+    return at == 0 or text[at - 1] not in _ASCII_WORD
 
 
 def _char(ch: str, caseless: bool) -> str:
@@ -544,7 +549,7 @@ class Atoms:
                 start = end - size + 1
                 for key in anywhere:
                     places[key].append(start)
-                if word_start and (start == 0 or text[start - 1] not in _ASCII_WORD):
+                if word_start and _at_word_start(text, start):
                     for key in word_start:
                         places[key].append(start)
         return places

@@ -29,6 +29,7 @@ def default_matcher(patterns: str | None = None) -> Matcher:
 # hostile file), not a report: it is refused at once instead of keeping a worker busy.
 REPETITIVE_MIN_CHARS = 100_000
 REPETITIVE_RATIO = 25.0
+TIMED_OUT = "time-out: a pattern took too long on this file"
 
 
 def extract_document(document: Document, matcher: Matcher | None = None) -> Her2Record:
@@ -44,7 +45,7 @@ def extract_document(document: Document, matcher: Matcher | None = None) -> Her2
     try:
         return _extract_document(document, matcher)
     except TimeoutError:
-        return error_record(document.source, "time-out: a pattern took too long on this file")
+        return error_record(document.source, TIMED_OUT)
 
 
 def repetitive(document: Document) -> str:
@@ -219,7 +220,7 @@ def _safely(source: str, run) -> tuple[Document | None, Her2Record]:
     except Her2ExtractError as exc:
         return None, error_record(source, str(exc))
     except TimeoutError:
-        return None, error_record(source, "time-out: a pattern took too long on this file")
+        return None, error_record(source, TIMED_OUT)
     except Exception as exc:  # a bug must cost one row, never the batch (DESIGN.md: bad input)
         log.error("internal error (%s) while extracting one file", type(exc).__name__)
         return None, error_record(source, f"internal error: {type(exc).__name__}")
