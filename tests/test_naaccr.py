@@ -93,11 +93,6 @@ IHC = [
 ]
 
 
-@pytest.mark.parametrize(("fields", "code"), IHC)
-def test_3850_her2_ihc_summary(fields, code):
-    assert naaccr.naaccr_items(rec(**fields))[3850] == code
-
-
 TRUNCATION = [
     (1.99, "1.9"), (4.26, "4.2"), (2.0, "2.0"), (0.95, "0.9"), (99.99, "99.9"), (100.0, "XX.1"), (None, "XX.9"),
 ]
@@ -115,11 +110,6 @@ DUAL_COPIES = [
     ({"her2_ish_her2_copies": 6.5}, "XX.9"),  # only a single probe was done
     ({}, "XX.9"),
 ]
-
-
-@pytest.mark.parametrize(("fields", "code"), DUAL_COPIES)
-def test_3851_dual_probe_copy_number(fields, code):
-    assert naaccr.naaccr_items(rec(**fields))[3851] == code
 
 
 RATIOS = [
@@ -141,11 +131,6 @@ SINGLE_COPIES = [
 ]
 
 
-@pytest.mark.parametrize(("fields", "code"), SINGLE_COPIES)
-def test_3853_single_probe_copy_number(fields, code):
-    assert naaccr.naaccr_items(rec(**fields))[3853] == code
-
-
 ISH = [
     ({"her2_ish_result": IshResult.NOT_AMPLIFIED}, "0"),
     ({"her2_ish_result": IshResult.EQUIVOCAL}, "2"),
@@ -155,9 +140,14 @@ ISH = [
 ]
 
 
-@pytest.mark.parametrize(("fields", "code"), ISH)
-def test_3854_her2_ish_summary(fields, code):
-    assert naaccr.naaccr_items(rec(**fields))[3854] == code
+# HER2 items read from record fields: item number -> (fields, code) rows
+FROM_FIELDS = {3850: IHC, 3851: DUAL_COPIES, 3853: SINGLE_COPIES, 3854: ISH}
+
+
+@pytest.mark.parametrize(("item", "fields", "code"), [
+    (item, fields, code) for item, rows in FROM_FIELDS.items() for fields, code in rows])
+def test_her2_items_from_record_fields(item, fields, code):
+    assert naaccr.naaccr_items(rec(**fields))[item] == code
 
 
 OVERALL = [
