@@ -29,7 +29,7 @@ import functools
 import itertools
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
 try:  # the parser moved in 3.11; the old name still works up to 3.12
@@ -57,6 +57,7 @@ class Literals:
     anchors: frozenset[Anchor] | None = None  # (string, least, most characters before it in a match)
     needs: frozenset[str] | None = None
     at_start: bool = False  # with anchors: a match may also start at the text's start ("(?m)^...")
+    prefix: frozenset[str] | None = None  # every match starts with one of these
 
     @property
     def strings(self) -> frozenset[str]:
@@ -79,12 +80,13 @@ def literals(source: str) -> Literals:
     info = _sequence(items, bool(tree.state.flags & re.IGNORECASE))
     anchors = info.anchors if info.anchors and _caseless_safe(s for s, _, _ in info.anchors) else None
     needs = _best(*(s for s in (info.needs, info.prefix, info.exact) if s is not None and _caseless_safe(s)))
+    prefix = info.prefix if _useful(info.prefix) and _caseless_safe(info.prefix) else None
     if items[:1] == [(_c.AT, _c.AT_BEGINNING)] and tree.state.flags & re.MULTILINE and info.width[0] > 0:
         # "(?m)^...": a match starts at the text's start or just after a line break
         line_starts = frozenset({("\n", -1, -1)})
         if anchors is None or anchor_cost(line_starts) < anchor_cost(anchors):
-            return Literals(line_starts, needs, at_start=True)
-    return Literals(anchors, needs)
+            return Literals(line_starts, needs, at_start=True, prefix=prefix)
+    return Literals(anchors, needs, prefix=prefix)
 
 
 def _parse(source: str):
@@ -121,6 +123,16 @@ def _tagged(word: bool, exact: bool, body: str) -> str:
 def length(string: str) -> int:
     """How many characters of text a tagged string stands for."""
     return len(tags(string)[2])
+
+
+def prefix_gate(strings: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Tagged strings as two tuples for str.startswith: (look for in the lowered text, look for
+    as written). A word-start tag is dropped: the string's own place is the weaker claim."""
+    caseless, exact = set(), set()
+    for string in strings:
+        _, is_exact, body = tags(string)
+        (exact if is_exact else caseless).add(body)
+    return tuple(sorted(caseless)), tuple(sorted(exact))
 
 
 def holds_at(string: str, text: str, low: str, at: int) -> bool:
@@ -292,6 +304,8 @@ def _fixed_width(source: str) -> int | None:
 # --- the analysis ------------------------------------------------------------------------------
 INF = 1 << 30  # an unbounded width
 MAX_SPREAD = 16  # a string whose place in a match can vary by more than this is no anchor
+MAX_EXPAND = 4  # optional items read as a branch, at most this deep (2**MAX_EXPAND sequences)
+_REPEATS = tuple(op for op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)) if op is not None)
 
 Anchor = tuple[str, int, int]  # a string, and the least and the most characters before it in a match
 
@@ -374,7 +388,43 @@ def _prefixes_from(infos: list[_Info]) -> list[frozenset[str]]:
 
 
 def _sequence(items: list, caseless: bool) -> _Info:
-    infos = [_node(op, av, caseless) for op, av in items]
+    return _expanded(items, [_node(op, av, caseless) for op, av in items], caseless, MAX_EXPAND)
+
+
+def _expanded(items: list, infos: list[_Info], caseless: bool, expand: int) -> _Info:
+    info = _plain_sequence(tuple(infos))
+    if expand and (info.anchors is None or any(lo < hi for _, lo, hi in info.anchors)):
+        # "X?Y" matches what "XY|Y" matches: read as that branch, each side may have anchors
+        # where the optional item's play left the sequence none or loose ones ("(?:average\s)?HER2 ...")
+        optional = _first_optional(items, infos)
+        if optional is not None:
+            i, sub = optional
+            inside = [_node(op, av, caseless) for op, av in sub]
+            sides = _branch([
+                _expanded(items[:i] + items[i + 1:], infos[:i] + infos[i + 1:], caseless, expand - 1),
+                _expanded(items[:i] + sub + items[i + 1:], infos[:i] + inside + infos[i + 1:], caseless, expand - 1),
+            ])
+            if sides.anchors is not None and (info.anchors is None or anchor_cost(sides.anchors) < anchor_cost(info.anchors)):
+                return replace(info, anchors=sides.anchors,
+                               prefix=info.prefix if _useful(info.prefix) else sides.prefix)
+    return info
+
+
+def _first_optional(items: list, infos: list[_Info]) -> tuple[int, list] | None:
+    """The first item that may be absent or present once ("(?:X)?"), if it starts within
+    MAX_SPREAD of play from the sequence's start (later, no anchor can come from it)."""
+    lo = hi = 0
+    for i, ((op, av), info) in enumerate(zip(items, infos)):
+        if hi - lo > MAX_SPREAD:
+            return None
+        if op in _REPEATS and av[0] == 0 and av[1] == 1:
+            return i, list(av[2])
+        lo, hi = _add(lo, info.width[0]), _add(hi, info.width[1])
+    return None
+
+
+@functools.lru_cache(maxsize=65536)  # macros repeat across rules: the same sequences meet again
+def _plain_sequence(infos: tuple[_Info, ...]) -> _Info:
     exact: frozenset[str] | None = frozenset({""})
     for info in infos:
         exact = _cross(exact, info.exact) if exact is not None and info.exact is not None else None
@@ -434,7 +484,7 @@ def _node(op, av, caseless: bool) -> _Info:
         return _sequence(list(av), caseless)
     if op is _c.BRANCH:
         return _branch([_sequence(list(p), caseless) for p in av[1]])
-    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
+    if op in _REPEATS:
         low, high, sub = av
         return _repeat(low, high, _sequence(list(sub), caseless))
     return _ANY  # a back-reference, a conditional, anything else: no claims, any width

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 
 import regex
 
-from .literals import Atoms, Literals, Places, behind_form, literals, lowered, tags
+from .literals import Atoms, Literals, Places, behind_form, literals, lowered, prefix_gate, tags
 from .model import Assertion, PartFacts
 from .rules import DEFAULT_TIMEOUT, FIELD_ALIASES, Rule
 from .text import Part, Section, clean_string, find_spans
@@ -111,6 +111,7 @@ class Matcher:
         self._lead_literals: dict[str, Literals] = {}
         self._lead_behind: dict[str, tuple[bool, tuple[regex.Pattern, ...]]] = {}
         self._atoms = Atoms(())
+        self._prefixes: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     def prepare(self) -> None:
         """Do now what the matcher would otherwise do on its way: analyse the rules for the
@@ -133,6 +134,7 @@ class Matcher:
                 self._lead_behind[lead] = (form[0], tuple(regex.compile(b, regex.VERSION0) for b in form[1]))
         self._atoms = Atoms(s for lit in (*self._literals.values(), *self._lead_literals.values())
                             for s in lit.strings)
+        self._prefixes = {rule_id: prefix_gate(lit.prefix) for rule_id, lit in self._literals.items() if lit.prefix}
 
     # --- values -------------------------------------------------------------------------
     def findings(self, text: str) -> list[Finding]:
@@ -261,7 +263,17 @@ class Matcher:
                 self._set_up_prefilter()
             low = lowered(text) if self._atoms.strings else None
             cached["places"] = Places(self._atoms.find(text, low)) if low is not None else None
+            cached["low"] = low
         return cached["places"]
+
+    def _starting(self, rule: Rule, text: str, starts: list[int]) -> list[int]:
+        """The places among `starts` where the text begins with one of the rule's prefixes."""
+        gate = self._prefixes.get(rule.id)
+        low = self._text_cache(text).get("low")
+        if gate is None or low is None:
+            return starts
+        caseless, exact = gate
+        return [p for p in starts if low.startswith(caseless, p) or text.startswith(exact, p)]
 
     def _text_cache(self, text: str) -> dict:
         """This thread's store of what was worked out for `text` (emptied for a new text)."""
@@ -284,7 +296,7 @@ class Matcher:
         lit = self._literals.get(rule.id)
         places = self._places(text) if lit is not None and lit.anchors else None
         if places is not None:
-            starts = places.starts(lit.anchors, lo, hi, lit.at_start)
+            starts = self._starting(rule, text, places.starts(lit.anchors, lo, hi, lit.at_start))
             if len(starts) * ANCHOR_COST < hi - lo:
                 return _anchored_matches(rule.pattern, text, starts, hi, rule.timeout)
         return rule.pattern.finditer(text, lo, hi, timeout=DEFAULT_TIMEOUT)
@@ -294,7 +306,8 @@ class Matcher:
         places), and not at all in a text that lacks every string a match needs."""
         if not self._may_match(rule, text, 0, len(text)):
             return iter(())
-        return _anchored_matches(rule.pattern, text, self._lead_starts(rule, text, limit), timeout=rule.timeout)
+        starts = self._starting(rule, text, self._lead_starts(rule, text, limit))
+        return _anchored_matches(rule.pattern, text, starts, timeout=rule.timeout)
 
     def _heading_matches(self, rule: Rule, text: str) -> Iterator[regex.Match]:
         """A section or part rule's matches: at its anchors' places, else its lead's, else a scan."""

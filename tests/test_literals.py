@@ -31,7 +31,8 @@ DEV_TEXTS = REPO.parent / "shared" / "corpus" / "tcga" / "dev" / "texts"
 
 
 def _claims_hold(source: str, text: str) -> None:
-    """Every match (at every start, so overlapped) holds an anchor where it says, and a need."""
+    """Every match (at every start, so overlapped) holds an anchor where it says, and a need,
+    and starts with one of the prefixes."""
     lit = literals(source)
     low = lowered(text)
     assert low is not None
@@ -39,6 +40,8 @@ def _claims_hold(source: str, text: str) -> None:
         if lit.needs:
             assert any(holds_at(n, text, low, at) for n in lit.needs for at in range(m.start(), m.end())), (
                 source, m.group(0))
+        if lit.prefix:
+            assert any(holds_at(p, text, low, m.start()) for p in lit.prefix), (source, m.group(0), sorted(lit.prefix))
         if lit.anchors:
             at_start = lit.at_start and m.start() == 0
             assert at_start or any(
@@ -57,11 +60,16 @@ W, E = WORD_START, EXACT_CASE
     (r"(?i)x(?-i:ER)", {("xer", 0, 0)}, {"xer"}),  # a mixed string is looked for lower-cased
     (r"[0-3]\+", {("0+", 0, 0), ("1+", 0, 0), ("2+", 0, 0), ("3+", 0, 0)}, {"0+", "1+", "2+", "3+"}),
     # the literal after a little play: "erb" one to three characters in
-    (r"(?i)c-?\s?erb", {("erb", 1, 3)}, {"erb"}),
+    (r"(?i)c\s{0,2}erb", {("erb", 1, 3)}, {"erb"}),
+    # an optional item ("x?") is read as a branch (with it, without it): each side's anchors
+    # are tighter than one loose place ("erb" 1 to 3 characters in)
+    (r"(?i)c-?\s?erb", {("c-erb", 0, 0), ("cerb", 0, 0), ("erb", 2, 2), ("erb", 3, 3)}, {"erb"}),
     # "biopsy" 5 to 9 characters in is rarer than "core" or "prior" at the start
     (r"(?i)(?:core|prior)\s{1,4}biopsy", {("biopsy", 5, 9)}, {"biopsy"}),
-    # an optional start: the literal after it, 0 to 4 characters in; the longest is needed
-    (r"(?i)(?:the\s)?report\s+confirmed", {("report", 0, 4)}, {"confirmed"}),
+    # an optional start: the literal after it, at the start or 4 characters in; the longest is needed
+    (r"(?i)(?:the\s)?report\s+confirmed", {("report", 0, 0), ("report", 4, 4)}, {"confirmed"}),
+    # an optional item that leaves no anchor at all read plainly: each side gives one
+    (r"(?i)(?:fluor\w*)?\s{0,4}in\s{0,4}situ", {("fluor", 0, 0), ("situ", 2, 10)}, {"situ"}),
     # after \b or (?<![\w-]), a string that starts with a word character starts a word
     (r"(?i)\bno\s+staining", {(W + "no", 0, 0)}, {"staining"}),
     (r"(?i)(?<![\w-])(?:pr|pgr)\s", {(W + "pr", 0, 0), (W + "pgr", 0, 0)}, {W + "pr", W + "pgr"}),
@@ -80,6 +88,18 @@ def test_literals_of_small_patterns(source, anchors, needs):
     lit = literals(source)
     assert (set(lit.anchors) if lit.anchors else None) == anchors
     assert (set(lit.needs) if lit.needs else None) == needs
+
+
+@pytest.mark.parametrize(("source", "prefix"), [
+    (r"(?i)(?:the\s)?report\s+confirmed", {"the", "report"}),  # an optional start: either
+    (r"(?i)\bno\s+staining", {W + "no"}),
+    (r"HER2|Her2", {E + "HER2", E + "Her2"}),
+    (r"(?i)\s{0,4}x", None),  # may start with a space: no claim
+    (r"(?i)(?<=:)\s?\d+%", None),
+])
+def test_prefix_of_small_patterns(source, prefix):
+    lit = literals(source)
+    assert (set(lit.prefix) if lit.prefix else None) == prefix
 
 
 def test_line_start_anchor_includes_the_text_start():
