@@ -58,6 +58,7 @@ class Literals:
     needs: frozenset[str] | None = None
     at_start: bool = False  # with anchors: a match may also start at the text's start ("(?m)^...")
     prefix: frozenset[str] | None = None  # every match starts with one of these
+    lines: int | None = None  # a match holds at most this many line breaks (None: no bound known)
 
     @property
     def strings(self) -> frozenset[str]:
@@ -81,12 +82,14 @@ def literals(source: str) -> Literals:
     anchors = info.anchors if info.anchors and _caseless_safe(s for s, _, _ in info.anchors) else None
     needs = _best(*(s for s in (info.needs, info.prefix, info.exact) if s is not None and _caseless_safe(s)))
     prefix = info.prefix if _useful(info.prefix) and _caseless_safe(info.prefix) else None
+    breaks = _newlines(items)
+    lines = breaks if breaks < INF else None
     if items[:1] == [(_c.AT, _c.AT_BEGINNING)] and tree.state.flags & re.MULTILINE and info.width[0] > 0:
         # "(?m)^...": a match starts at the text's start or just after a line break
         line_starts = frozenset({("\n", -1, -1)})
         if anchors is None or anchor_cost(line_starts) < anchor_cost(anchors):
-            return Literals(line_starts, needs, at_start=True, prefix=prefix)
-    return Literals(anchors, needs, prefix=prefix)
+            return Literals(line_starts, needs, at_start=True, prefix=prefix, lines=lines)
+    return Literals(anchors, needs, prefix=prefix, lines=lines)
 
 
 def _parse(source: str):
@@ -490,6 +493,71 @@ def _node(op, av, caseless: bool) -> _Info:
     return _ANY  # a back-reference, a conditional, anything else: no claims, any width
 
 
+# --- how many line breaks a match can hold ----------------------------------------------------
+_NEWLINE = ord("\n")
+# character categories, and whether "\n" is in them
+_CATEGORY_NEWLINE = {
+    getattr(_c, name): holds for name, holds in (
+        ("CATEGORY_SPACE", True), ("CATEGORY_NOT_SPACE", False), ("CATEGORY_DIGIT", False),
+        ("CATEGORY_NOT_DIGIT", True), ("CATEGORY_WORD", False), ("CATEGORY_NOT_WORD", True),
+        ("CATEGORY_UNI_SPACE", True), ("CATEGORY_UNI_NOT_SPACE", False), ("CATEGORY_UNI_DIGIT", False),
+        ("CATEGORY_UNI_NOT_DIGIT", True), ("CATEGORY_UNI_WORD", False), ("CATEGORY_UNI_NOT_WORD", True),
+        ("CATEGORY_LINEBREAK", True), ("CATEGORY_NOT_LINEBREAK", False),
+        ("CATEGORY_UNI_LINEBREAK", True), ("CATEGORY_UNI_NOT_LINEBREAK", False),
+    ) if hasattr(_c, name)
+}
+
+
+def _newlines(items) -> int:
+    """The most line breaks a match of these items can hold (INF: no bound, or not known)."""
+    total = 0
+    for op, av in items:
+        total = _add(total, _node_newlines(op, av))
+    return total
+
+
+def _node_newlines(op, av) -> int:
+    if op is _c.LITERAL:
+        return int(av == _NEWLINE)
+    if op is _c.NOT_LITERAL:
+        return int(av != _NEWLINE)
+    if op is _c.IN:
+        holds = _class_holds_newline(av)
+        return INF if holds is None else int(holds)
+    if op is _c.ANY:
+        return 1  # "." holds a line break under (?s)
+    if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+        return 0
+    if op is _c.SUBPATTERN:
+        return _newlines(av[3])
+    if op is getattr(_c, "ATOMIC_GROUP", None):
+        return _newlines(av)
+    if op is _c.BRANCH:
+        return max(_newlines(p) for p in av[1])
+    if op in _REPEATS:
+        low, high, sub = av
+        each = _newlines(sub)
+        return 0 if each == 0 else INF if high >= INF or each >= INF else min(INF, high * each)
+    return INF  # a back-reference, a conditional: no bound
+
+
+def _class_holds_newline(items) -> bool | None:
+    """Whether a character class matches "\n" (None: cannot tell)."""
+    negate, holds = False, False
+    for op, av in items:
+        if op is _c.NEGATE:
+            negate = True
+        elif op is _c.LITERAL:
+            holds = holds or av == _NEWLINE
+        elif op is _c.RANGE:
+            holds = holds or av[0] <= _NEWLINE <= av[1]
+        elif op is _c.CATEGORY and av in _CATEGORY_NEWLINE:
+            holds = holds or _CATEGORY_NEWLINE[av]
+        else:
+            return None
+    return holds != negate
+
+
 def _not_after_word(av) -> bool:
     """A negative lookbehind for a class holding \\w: "(?<![\\w-])"."""
     direction, sub = av
@@ -637,6 +705,10 @@ class Places:
                 for spot in chosen:
                     found.extend(range(max(lo, spot - most), min(hi, spot - least + 1)))
         return sorted(set(found))
+
+    def all_of(self, strings: Iterable[str]) -> list[int]:
+        """Every place where one of `strings` starts, sorted."""
+        return sorted(itertools.chain.from_iterable(self._places.get(s, ()) for s in strings))
 
     def any_within(self, strings: frozenset[str], lo: int, hi: int) -> bool:
         """Whether one of `strings` lies wholly inside [lo, hi)."""

@@ -5,6 +5,7 @@ The only module that knows spaCy (token rules run on `spacy.blank("en")`'s token
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import threading
@@ -37,6 +38,10 @@ LINE_SNAP = 200  # a window's edge moves to the line's end or start only if that
 # over this many characters).
 ANCHOR_COST = 48
 PREPARE_AFTER = 8  # texts a matcher reads before it sets up the prefilter by itself (see prepare)
+# With more places to try than this, a rule whose matches hold few line breaks is tried only
+# where one of its needed strings follows within that many lines (see Matcher._starting).
+LINE_GATE_MIN = 8
+_LINE_BREAK = regex.compile(r"\n")
 
 
 def _line_end(text: str, at: int) -> int:
@@ -267,13 +272,34 @@ class Matcher:
         return cached["places"]
 
     def _starting(self, rule: Rule, text: str, starts: list[int]) -> list[int]:
-        """The places among `starts` where the text begins with one of the rule's prefixes."""
-        gate = self._prefixes.get(rule.id)
-        low = self._text_cache(text).get("low")
-        if gate is None or low is None:
+        """The places among `starts` where a match can start: the text begins there with one of
+        the rule's prefixes, and one of its needed strings follows within as many line breaks
+        as a match can hold."""
+        cached = self._text_cache(text)
+        low = cached.get("low")
+        if low is None:
             return starts
-        caseless, exact = gate
-        return [p for p in starts if low.startswith(caseless, p) or text.startswith(exact, p)]
+        gate = self._prefixes.get(rule.id)
+        if gate is not None:
+            caseless, exact = gate
+            starts = [p for p in starts if low.startswith(caseless, p) or text.startswith(exact, p)]
+        lit = self._literals.get(rule.id)
+        if len(starts) < LINE_GATE_MIN or lit is None or lit.lines is None or not lit.needs:
+            return starts
+        return _within(starts, self._need_reach(text, cached, lit))
+
+    def _need_reach(self, text: str, cached: dict, lit: Literals) -> list[tuple[int, int]]:
+        """Merged stretches [lo, q] where a match holding at most `lit.lines` line breaks can
+        start and still reach a needed string that starts at q."""
+        breaks = cached.get("breaks")
+        if breaks is None:
+            breaks = cached["breaks"] = [m.start() for m in _LINE_BREAK.finditer(text)]
+        places = cached["places"]
+        spans = []
+        for q in places.all_of(lit.needs):
+            before = bisect.bisect_left(breaks, q) - lit.lines - 1  # the break a match cannot cross
+            spans.append((breaks[before] + 1 if before >= 0 else 0, q + 1))
+        return _union([spans])
 
     def _text_cache(self, text: str) -> dict:
         """This thread's store of what was worked out for `text` (emptied for a new text)."""
@@ -384,6 +410,20 @@ class Matcher:
                                    m.start(), m.end(), rule.stops))
         out.sort(key=lambda t: t.start)
         return out
+
+
+def _within(starts: list[int], spans: list[tuple[int, int]]) -> list[int]:
+    """The sorted `starts` that lie inside one of the sorted, disjoint `spans` [lo, hi)."""
+    out: list[int] = []
+    i = 0
+    for p in starts:
+        while i < len(spans) and spans[i][1] <= p:
+            i += 1
+        if i == len(spans):
+            break
+        if spans[i][0] <= p:
+            out.append(p)
+    return out
 
 
 def _union(groups: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:

@@ -32,7 +32,7 @@ DEV_TEXTS = REPO.parent / "shared" / "corpus" / "tcga" / "dev" / "texts"
 
 def _claims_hold(source: str, text: str) -> None:
     """Every match (at every start, so overlapped) holds an anchor where it says, and a need,
-    and starts with one of the prefixes."""
+    starts with one of the prefixes, and holds no more line breaks than said."""
     lit = literals(source)
     low = lowered(text)
     assert low is not None
@@ -42,6 +42,8 @@ def _claims_hold(source: str, text: str) -> None:
                 source, m.group(0))
         if lit.prefix:
             assert any(holds_at(p, text, low, m.start()) for p in lit.prefix), (source, m.group(0), sorted(lit.prefix))
+        if lit.lines is not None:
+            assert m.group(0).count("\n") <= lit.lines, (source, m.group(0), lit.lines)
         if lit.anchors:
             at_start = lit.at_start and m.start() == 0
             assert at_start or any(
@@ -100,6 +102,20 @@ def test_literals_of_small_patterns(source, anchors, needs):
 def test_prefix_of_small_patterns(source, prefix):
     lit = literals(source)
     assert (set(lit.prefix) if lit.prefix else None) == prefix
+
+
+@pytest.mark.parametrize(("source", "lines"), [
+    (r"(?i)a[^\n]*b", 0),
+    (r"(?i)a\s{1,4}b", 4),  # \s holds a line break
+    (r"(?i)a[\s\S]{0,3}b|x\n\ny", 3),  # the widest branch
+    (r"[^\s]+\S\d\w", 0),
+    (r"(?i)a.*b", None),  # "." holds one under (?s): no bound
+    (r"(?i)a\s+b", None),
+    (r"(a)\n\1", None),  # a back-reference: not known
+])
+def test_line_breaks_a_match_can_hold(source, lines):
+    assert literals(source).lines == lines
+    _claims_hold(source, "a\n\n\n\nb x\n\ny ab a b a.b")
 
 
 def test_line_start_anchor_includes_the_text_start():

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import regex
+
+from her2extract import match as match_module
 
 from her2extract.ingest import read_document
 from her2extract.match import Matcher
@@ -71,3 +74,34 @@ def test_what_a_matcher_works_out_for_a_text_is_kept_per_thread(samples):
     other.join()
     assert matcher._text_cache(first) is mine  # the other thread's text did not replace it
     assert matcher.findings(first) == expected
+
+
+def test_a_rule_is_tried_only_where_a_needed_string_follows_within_its_line_breaks():
+    """A rule whose matches hold at most one line break ("need" on the line after a line start)
+    is tried only at line starts with "need" at most one break away; it still finds every match
+    a plain scan finds."""
+    import dataclasses
+
+    from her2extract.rules import load_rules
+
+    base = next(r for r in load_rules() if r.file == "assertions")
+    source = r"(?m)^a[^\n]*\n[^\n]*need"
+    rule = dataclasses.replace(base, id="assertions.test_lines", pattern=regex.compile(source), source=source)
+    text = "".join(f"a{i}\n" for i in range(20)) + "a line\nthen need\n" + "a\nx\ny need\n" + "a\n" * 10
+    matcher = Matcher((rule,))
+    matcher.prepare()
+    tried: list[int] = []
+    real = match_module._anchored_matches
+
+    def counting(pattern, text, starts, *args, **kwargs):
+        tried.extend(starts)
+        return real(pattern, text, starts, *args, **kwargs)
+
+    match_module._anchored_matches = counting
+    try:
+        found = [(t.start, t.end) for t in matcher.triggers(text)]
+    finally:
+        match_module._anchored_matches = real
+    assert found == [m.span() for m in regex.finditer(source, text)] == [(text.index("a line"), text.index("need") + 4)]
+    # of the 33 line starts that begin with "a", only the one with "need" one break away
+    assert tried == [text.index("a line")]
