@@ -690,20 +690,28 @@ class Places:
 
     def __init__(self, places: dict[str, list[int]]) -> None:
         self._places = places
+        self._starts: dict[tuple[frozenset[Anchor], bool], list[int]] = {}  # rules share anchor sets
 
     def starts(self, anchors: frozenset[Anchor], lo: int, hi: int, at_start: bool = False) -> list[int]:
         """Sorted places in [lo, hi) where a match can start, by where the anchors' strings are."""
-        found: list[int] = [0] if at_start and lo <= 0 < hi else []
+        key = (anchors, at_start)
+        every = self._starts.get(key)
+        if every is None:
+            every = self._starts[key] = self._every_start(anchors, at_start)
+        return every[bisect.bisect_left(every, lo):bisect.bisect_left(every, hi)]
+
+    def _every_start(self, anchors: frozenset[Anchor], at_start: bool) -> list[int]:
+        found: list[int] = [0] if at_start else []
         for string, least, most in anchors:
             spots = self._places.get(string)
             if not spots:
                 continue
-            chosen = spots[bisect.bisect_left(spots, lo + least):bisect.bisect_left(spots, hi + most)]
+            chosen = spots[bisect.bisect_left(spots, least):]
             if least == most:
                 found.extend(spot - least for spot in chosen)
             else:
                 for spot in chosen:
-                    found.extend(range(max(lo, spot - most), min(hi, spot - least + 1)))
+                    found.extend(range(max(0, spot - most), spot - least + 1))
         return sorted(set(found))
 
     def all_of(self, strings: Iterable[str]) -> list[int]:
