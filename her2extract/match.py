@@ -282,7 +282,12 @@ class Matcher:
         gate = self._prefixes.get(rule.id)
         if gate is not None:
             caseless, exact = gate
-            starts = [p for p in starts if low.startswith(caseless, p) or text.startswith(exact, p)]
+            if not exact:
+                starts = [p for p in starts if low.startswith(caseless, p)]
+            elif not caseless:
+                starts = [p for p in starts if text.startswith(exact, p)]
+            else:
+                starts = [p for p in starts if low.startswith(caseless, p) or text.startswith(exact, p)]
         lit = self._literals.get(rule.id)
         if len(starts) < LINE_GATE_MIN or lit is None or lit.lines is None or not lit.needs:
             return starts
