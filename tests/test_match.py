@@ -76,7 +76,7 @@ def test_what_a_matcher_works_out_for_a_text_is_kept_per_thread(samples):
     assert matcher.findings(first) == expected
 
 
-def test_a_rule_is_tried_only_where_a_needed_string_follows_within_its_line_breaks():
+def test_a_rule_is_tried_only_where_a_needed_string_follows_within_its_line_breaks(monkeypatch):
     """A rule whose matches hold at most one line break ("need" on the line after a line start)
     is tried only at line starts with "need" at most one break away; it still finds every match
     a plain scan finds."""
@@ -97,11 +97,8 @@ def test_a_rule_is_tried_only_where_a_needed_string_follows_within_its_line_brea
         tried.extend(starts)
         return real(pattern, text, starts, *args, **kwargs)
 
-    match_module._anchored_matches = counting
-    try:
-        found = [(t.start, t.end) for t in matcher.triggers(text)]
-    finally:
-        match_module._anchored_matches = real
+    monkeypatch.setattr(match_module, "_anchored_matches", counting)
+    found = [(t.start, t.end) for t in matcher.triggers(text)]
     assert found == [m.span() for m in regex.finditer(source, text)] == [(text.index("a line"), text.index("need") + 4)]
     # of the 33 line starts that begin with "a", only the one with "need" one break away
     assert tried == [text.index("a line")]
