@@ -42,6 +42,7 @@ PREPARE_AFTER = 8  # texts a matcher reads before it sets up the prefilter by it
 # where one of its needed strings follows within that many lines (see Matcher._starting).
 LINE_GATE_MIN = 8
 _LINE_BREAK = regex.compile(r"\n")
+INF_POS = 1 << 62  # beyond any text offset
 
 
 def _line_end(text: str, at: int) -> int:
@@ -291,20 +292,25 @@ class Matcher:
         lit = self._literals.get(rule.id)
         if len(starts) < LINE_GATE_MIN or lit is None or lit.lines is None or not lit.needs:
             return starts
-        return _within(starts, self._need_reach(text, cached, lit))
+        return _within(starts, self._need_reach(text, cached, lit), starts[0])
 
     def _need_reach(self, text: str, cached: dict, lit: Literals) -> list[tuple[int, int]]:
         """Merged stretches [lo, q] where a match holding at most `lit.lines` line breaks can
-        start and still reach a needed string that starts at q."""
+        start and still reach a needed string that starts at q (once per text: a rule is asked
+        once per window, and a long text has hundreds)."""
+        reach = cached.setdefault("reach", {})
+        key = (lit.needs, lit.lines)
+        if key in reach:
+            return reach[key]
         breaks = cached.get("breaks")
         if breaks is None:
             breaks = cached["breaks"] = [m.start() for m in _LINE_BREAK.finditer(text)]
-        places = cached["places"]
         spans = []
-        for q in places.all_of(lit.needs):
+        for q in cached["places"].all_of(lit.needs):
             before = bisect.bisect_left(breaks, q) - lit.lines - 1  # the break a match cannot cross
             spans.append((breaks[before] + 1 if before >= 0 else 0, q + 1))
-        return _union([spans])
+        reach[key] = _union([spans])
+        return reach[key]
 
     def _text_cache(self, text: str) -> dict:
         """This thread's store of what was worked out for `text` (emptied for a new text)."""
@@ -417,10 +423,12 @@ class Matcher:
         return out
 
 
-def _within(starts: list[int], spans: list[tuple[int, int]]) -> list[int]:
-    """The sorted `starts` that lie inside one of the sorted, disjoint `spans` [lo, hi)."""
+def _within(starts: list[int], spans: list[tuple[int, int]], first: int = 0) -> list[int]:
+    """The sorted `starts` (none before `first`) that lie inside one of the sorted, disjoint
+    `spans` [lo, hi)."""
     out: list[int] = []
-    i = 0
+    i = bisect.bisect_right(spans, (first, INF_POS)) - 1 if spans else 0  # the span that may hold `first`
+    i = max(i, 0)
     for p in starts:
         while i < len(spans) and spans[i][1] <= p:
             i += 1
