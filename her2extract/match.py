@@ -42,7 +42,6 @@ PREPARE_AFTER = 8  # texts a matcher reads before it sets up the prefilter by it
 # where one of its needed strings follows within that many lines (see Matcher._starting).
 LINE_GATE_MIN = 8
 _LINE_BREAK = regex.compile(r"\n")
-INF_POS = 1 << 62  # beyond any text offset
 
 
 def _line_end(text: str, at: int) -> int:
@@ -283,16 +282,15 @@ class Matcher:
         gate = self._prefixes.get(rule.id)
         if gate is not None:
             caseless, exact = gate
-            if not exact:
-                starts = [p for p in starts if low.startswith(caseless, p)]
-            elif not caseless:
-                starts = [p for p in starts if text.startswith(exact, p)]
-            else:
+            if caseless and exact:
                 starts = [p for p in starts if low.startswith(caseless, p) or text.startswith(exact, p)]
+            else:  # one kind only: one startswith a place
+                haystack, prefixes = (low, caseless) if caseless else (text, exact)
+                starts = [p for p in starts if haystack.startswith(prefixes, p)]
         lit = self._literals.get(rule.id)
         if len(starts) < LINE_GATE_MIN or lit is None or lit.lines is None or not lit.needs:
             return starts
-        return _within(starts, self._need_reach(text, cached, lit), starts[0])
+        return _within(starts, self._need_reach(text, cached, lit))
 
     def _need_reach(self, text: str, cached: dict, lit: Literals) -> list[tuple[int, int]]:
         """Merged stretches [lo, q] where a match holding at most `lit.lines` line breaks can
@@ -423,12 +421,13 @@ class Matcher:
         return out
 
 
-def _within(starts: list[int], spans: list[tuple[int, int]], first: int = 0) -> list[int]:
-    """The sorted `starts` (none before `first`) that lie inside one of the sorted, disjoint
-    `spans` [lo, hi)."""
+def _within(starts: list[int], spans: list[tuple[int, int]]) -> list[int]:
+    """The sorted `starts` that lie inside one of the sorted, disjoint `spans` [lo, hi)."""
     out: list[int] = []
-    i = bisect.bisect_right(spans, (first, INF_POS)) - 1 if spans else 0  # the span that may hold `first`
-    i = max(i, 0)
+    if not starts:
+        return out
+    # from the last span that opens at or before the first start (a window asks about few places)
+    i = max(0, bisect.bisect_right(spans, starts[0], key=lambda span: span[0]) - 1)
     for p in starts:
         while i < len(spans) and spans[i][1] <= p:
             i += 1

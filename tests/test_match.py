@@ -6,7 +6,6 @@ import pytest
 import regex
 
 from her2extract import match as match_module
-
 from her2extract.ingest import read_document
 from her2extract.match import Matcher
 from her2extract.pipeline import default_matcher
