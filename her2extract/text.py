@@ -22,22 +22,43 @@ _CHAR_MAP = {
 }
 
 # Text repairs, applied in order. Each keeps the offset map (see MappedText.sub).
-_REPAIRS: tuple[tuple[regex.Pattern, str], ...] = (
+# Each runs only where the text holds one of its strings, or its shape (_SHAPE) one of its
+# shape strings: a repair scans every character (40-90 us on a 5 kB report), a gate looks for
+# a few short strings. Every match holds one of them, so skipping a repair changes nothing
+# (tests/test_text.py tries that on random texts).
+_REPAIRS: tuple[tuple[regex.Pattern, str, tuple[str, ...], tuple[bytes, ...]], ...] = (
     # a word hyphenated across a line break: "recep-\ntor" -> "receptor"
-    (regex.compile(r"(?<=[A-Za-z]{2})-\n[ ]*(?=[a-z]{2})"), ""),
+    (regex.compile(r"(?<=[A-Za-z]{2})-\n[ ]*(?=[a-z]{2})"), "", ("-\n",), ()),
     # a score with its plus sign split off: "2 +" -> "2+" (not "5 + 3", an Allred sum)
-    (regex.compile(r"(?<=(?<![\d.,])[0-3])[ ]+(?=\+(?![ ]*\d))"), ""),
+    (regex.compile(r"(?<=(?<![\d.,])[0-3])[ ]+(?=\+(?![ ]*\d))"), "", (" +",), ()),
     # OCR's letter O for a zero, and l/I for a one, inside a number: "7O%", "1O0", "l0%"
-    (regex.compile(r"(?<=\d)[Oo](?=\s?%|\d)|(?<![A-Za-z])[Oo](?=\d{1,2}\s?%)"), "0"),
-    (regex.compile(r"(?<=\d)[lI](?=\s?%|\d)|(?<![A-Za-z])[lI](?=\d\s?%)"), "1"),
+    (regex.compile(r"(?<=\d)[Oo](?=\s?%|\d)|(?<![A-Za-z])[Oo](?=\d{1,2}\s?%)"), "0", (), (b"#O", b"O#")),
+    (regex.compile(r"(?<=\d)[lI](?=\s?%|\d)|(?<![A-Za-z])[lI](?=\d\s?%)"), "1", (), (b"#l", b"l#")),
     # OCR's zero for the letter O inside a word: "P0SITIVE", "immun0histochemistry", "rati0"
-    (regex.compile(r"(?<=[A-Z])0(?=[A-Z])|(?<=[A-Z]{3})0(?![\w.,%])|(?<![\w.,])0(?=[A-Z]{1,}\b)"), "O"),
-    (regex.compile(r"(?<=[a-z])0(?=[a-z])|(?<=[a-z]{3})0(?![\w.,%])|(?<![\w.,])0(?=[a-z]{2,})"), "o"),
+    (regex.compile(r"(?<=[A-Z])0(?=[A-Z])|(?<=[A-Z]{3})0(?![\w.,%])|(?<![\w.,])0(?=[A-Z]{1,}\b)"), "O", ("0",), ()),
+    (regex.compile(r"(?<=[a-z])0(?=[a-z])|(?<=[a-z]{3})0(?![\w.,%])|(?<![\w.,])0(?=[a-z]{2,})"), "o", ("0",), ()),
     # runs of spaces, and spaces at line ends
-    (regex.compile(r"[ ]{2,}"), " "),
-    (regex.compile(r"[ ]+(?=\n)|(?<=\n)[ ]+"), ""),
-    (regex.compile(r"\n{3,}"), "\n\n"),
+    (regex.compile(r"[ ]{2,}"), " ", ("  ",), ()),
+    (regex.compile(r"[ ]+(?=\n)|(?<=\n)[ ]+"), "", (" \n", "\n "), ()),
+    (regex.compile(r"\n{3,}"), "\n\n", ("\n\n\n",), ()),
 )
+# An ASCII text's shape for the OCR gates above: every digit "#", O and o "O", l and I "l",
+# every other letter "x" ("#O" then means a digit right before an O or o).
+_SHAPE = bytes.maketrans(
+    b"0123456789" + b"Oo" + b"lI" + bytes(c for c in range(65, 123) if chr(c).isalpha() and chr(c) not in "OolI"),
+    b"#" * 10 + b"OO" + b"ll" + b"x" * 48,
+)
+
+
+def _gate(text: str, needs: tuple[str, ...], shapes: tuple[bytes, ...], shape: Callable[[], bytes | None]) -> bool:
+    """Whether `text` holds one of `needs`, or its shape one of `shapes` (True when the text has
+    no shape: it is not ASCII, and "\\d" also matches other scripts' digits)."""
+    if any(need in text for need in needs):
+        return True
+    if not shapes:
+        return False
+    shaped = shape()
+    return shaped is None or any(s in shaped for s in shapes)
 
 
 class MappedText:
@@ -225,6 +246,30 @@ _PAGE_LINE = regex.compile(
 )
 
 
+# _PAGE_LINE's gate: its first two kinds hold "page", the third a number between dashes
+_DASH_NUMBER = regex.compile(r"-\s{0,2}\d{1,3}\s{0,2}-")
+
+
+def _may_hold_page_line(text: str) -> bool:
+    return not text.isascii() or "page" in text.lower() or _DASH_NUMBER.search(text) is not None
+
+
+class _Shape:
+    """The text's shape (see _SHAPE), made once per text and only when a gate asks."""
+
+    __slots__ = ("text", "shaped")
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+        self.shaped: bytes | None = None
+
+    def __call__(self, text: str) -> bytes | None:
+        if text is not self.text:
+            self.text = text
+            self.shaped = text.encode("ascii").translate(_SHAPE) if text.isascii() else None
+        return self.shaped
+
+
 def _shape(line: str) -> str:
     return regex.sub(r"\d+", "#", " ".join(line.split()))
 
@@ -263,10 +308,13 @@ def clean_string(
         mapped = mapped.translate(_convert_char)
     if furniture is not None:
         mapped = mapped.sub(furniture, "")
-    mapped = mapped.sub(_PAGE_LINE, "")
+    if _may_hold_page_line(mapped.text):
+        mapped = mapped.sub(_PAGE_LINE, "")
     mapped = rejoin_label_columns(mapped)
-    for pattern, replacement in _REPAIRS:
-        mapped = mapped.sub(pattern, replacement)
+    shape = _Shape()
+    for pattern, replacement, needs, shapes in _REPAIRS:
+        if _gate(mapped.text, needs, shapes, lambda: shape(mapped.text)):
+            mapped = mapped.sub(pattern, replacement)
     return CleanText(mapped.text, original, tuple(mapped.index), page_starts)
 
 

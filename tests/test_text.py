@@ -6,7 +6,10 @@ import random
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from her2extract import text as text_module
 from her2extract.model import Document, Page, TextSource
 from her2extract.text import clean_string, clean_text
 
@@ -218,6 +221,61 @@ def test_page_furniture_is_dropped_but_a_repeated_result_is_kept():
                                           ("Block A1O", "Block A1O"), ("HER2/CEP17 ratio 1.4", "HER2/CEP17 ratio 1.4")])
 def test_clean_string_repairs_letters_read_for_digits_in_percents(raw, cleaned):
     assert clean_string(raw).text == cleaned
+
+
+
+# Texts rich in what the repairs and their gates look at: digits (one from another script),
+# O/o/l/I, spaces, line breaks, plus and percent signs, dashes, "page".
+_REPAIR_ALPHABET = "0123 9OolIxX+%-.,\n\t\u0663"
+_REPAIR_PIECES = [*_REPAIR_ALPHABET, "page", "PAGE", "  ", " \n", "of"]
+# short texts, so that a gate string found by chance elsewhere does not hide a missing one
+_short_texts = st.lists(st.sampled_from(_REPAIR_PIECES), max_size=8).map("".join)
+_repair_texts = st.lists(st.sampled_from(_REPAIR_PIECES), max_size=60).map("".join)
+
+
+def _ungated(raw: str) -> tuple[str, list[int]]:
+    """clean_string's text and map with every repair run (the gates only save work)."""
+    mapped = text_module.MappedText(raw)
+    if not raw.isascii() or any(ch in raw for ch in "\t\f\v\r"):
+        mapped = mapped.translate(text_module._convert_char)
+    mapped = text_module.rejoin_label_columns(mapped.sub(text_module._PAGE_LINE, ""))
+    for pattern, replacement, _, _ in text_module._REPAIRS:
+        mapped = mapped.sub(pattern, replacement)
+    return mapped.text, mapped.index
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_short_texts)
+def test_repair_gates_never_skip_a_repair_that_would_match(raw):
+    shape = text_module._Shape()
+    for pattern, _, needs, shapes in text_module._REPAIRS:
+        if pattern.search(raw):
+            assert text_module._gate(raw, needs, shapes, lambda: shape(raw)), pattern.pattern
+    if text_module._PAGE_LINE.search(raw):
+        assert text_module._may_hold_page_line(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_repair_texts)
+def test_gated_cleaning_equals_running_every_repair(raw):
+    clean = clean_string(raw)
+    assert (clean.text, list(clean.index)) == _ungated(raw)
+
+
+def test_repair_gates_skip_a_text_with_nothing_to_repair():
+    shape = text_module._Shape()
+    plain = "ER positive 90%\nHER2 3+\nKi-67 20%"
+    skipped = [p.pattern for p, _, needs, shapes in text_module._REPAIRS
+               if not text_module._gate(plain, needs, shapes, lambda: shape(plain))]
+    assert len(skipped) == 7  # all but the two "0"-gated ones
+    assert not text_module._may_hold_page_line(plain)  # "Ki-67:" is no "- 67 -"
+
+
+@pytest.mark.parametrize("line", ["- 3 -", "-12  -", "  Page 2 of 5", "PAGE 1/2", "** Continued on next page **"])
+def test_page_line_gate_lets_every_page_line_through(line):
+    text = f"HER2 3+\n{line}\nER 90%"
+    assert text_module._PAGE_LINE.search(text)
+    assert text_module._may_hold_page_line(text)
 
 
 # --- flattened label/value tables --------------------------------------------------------
