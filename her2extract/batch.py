@@ -323,7 +323,7 @@ def run_batch(
     scheduler: str | None = None, fmt: str = "csv", per_result: Path | None = None,
     max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES,
 ) -> BatchSummary:
-    """Extract every file into one row each, in `workers` processes (1: in this process).
+    """Extract every file into one row each, in `workers` worker processes (this one writes the rows).
 
     `scheduler`: a Dask scheduler address ("tcp://host:8786") or "local" for a LocalCluster
     of `workers` processes; the files must then be readable at the same paths on every
@@ -365,22 +365,13 @@ def run_batch(
         setup = WorkerSetup(patterns, ocr, jsonl is not None, fmt, per_result is not None, max_bytes, max_pages)
         if scheduler:
             _run_dask(todo, scheduler, workers, setup, record)
-        elif workers == 1:
-            _run_here(todo, setup, record)
-        else:
+        else:  # one worker too: the time limit and a crash need a process to lose
             _run_pool(todo, workers, setup, timeout, record)
     finally:
         writer.close()
     if fmt == "naaccr":
         write_naaccr_xml(output)
     return summary
-
-
-def _run_here(todo, setup, record) -> None:
-    """One process: no pool to start; the time limit is not enforced (nothing to kill)."""
-    init_worker(setup)
-    for path in todo:
-        record(process_file(path))
 
 
 def _run_pool(todo, workers, setup, timeout, record) -> None:

@@ -42,7 +42,7 @@ def _as_set(rows) -> set[tuple]:
     return {tuple(sorted(r.items())) for r in rows}
 
 
-def test_pool_and_single_process_give_the_same_rows(tmp_path):
+def test_one_and_two_workers_give_the_same_rows(tmp_path):
     files = _reports(tmp_path / "in", 24) + [tmp_path / "in" / "empty.txt"]
     files[-1].write_bytes(b"")
     one = run_batch(files, tmp_path / "one.csv", workers=1)
@@ -67,14 +67,15 @@ _REAL = pipeline.safe_read_and_extract
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on fork to carry the stand-in into workers")
-def test_a_hanging_file_and_a_dying_worker_cost_one_row_each(tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_hanging_file_and_a_dying_worker_cost_one_row_each(tmp_path, monkeypatch, workers):
     monkeypatch.setattr(pipeline, "safe_read_and_extract", _slow_or_dying)
     files = _reports(tmp_path / "in", 6)
     for name in ("hang.txt", "crash.txt"):
         shutil.copy(files[0], tmp_path / "in" / name)
     files += [tmp_path / "in" / "hang.txt", tmp_path / "in" / "crash.txt"]
     started = time.monotonic()
-    summary = run_batch(files, tmp_path / "out.csv", workers=2, timeout=3)
+    summary = run_batch(files, tmp_path / "out.csv", workers=workers, timeout=3)
     assert time.monotonic() - started < 60
     rows = {Path(r["source"]).name: r for r in _rows(tmp_path / "out.csv")}
     assert len(rows) == 8 and summary.ok == 6
