@@ -10,6 +10,7 @@ finishes the rest.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import hashlib
 import io
@@ -104,11 +105,58 @@ def init_worker(setup: WorkerSetup) -> None:
     _WORKER.update(matcher=matcher, setup=setup)
 
 
-def process_file_with(path: str, setup: WorkerSetup) -> FileResult:
-    """process_file for workers that were not started by us (Dask): set up on first use."""
-    if _WORKER.get("setup") != setup:
-        init_worker(setup)
-    return process_file(path)
+_GUARDS: dict = {}  # on a Dask worker: its own pool of child processes, for one setup
+
+
+def process_file_guarded(path: str, setup: WorkerSetup, timeout: float) -> FileResult:
+    """process_file for workers that were not started by us (Dask): the file is read in a child
+    process of this one, so that past `timeout`, or when it crashes that child, it becomes its
+    error row instead of holding or killing the Dask worker (whose thread cannot be stopped).
+
+    A daemonic worker process (Dask's default, `distributed.worker.daemon`) may not have
+    children: there the file is read in the worker's own thread, with no time limit.
+    """
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        if _WORKER.get("setup") != setup:
+            log.warning("daemonic Dask worker: files are read without a time limit "
+                        "(set distributed.worker.daemon to False to have one)")
+            init_worker(setup)
+        return process_file(path)
+    pool = _GUARDS.get(setup)
+    if pool is None or not pool.active:
+        stop_guards()  # a pool set up for other settings
+        init_worker(setup)  # the children are forked with the rules in place
+        from pebble import ProcessPool
+
+        pool = _GUARDS[setup] = ProcessPool(max_workers=_dask_threads(), initializer=init_worker,
+                                            initargs=(setup,))
+    try:
+        return pool.schedule(process_file, args=(path,), timeout=timeout).result()
+    except Exception as exc:  # timed out, the child died, or a bug: that file's row only
+        return _failure(path, exc, timeout, setup.with_json, setup.fmt)
+
+
+def stop_guards() -> None:
+    """Stop the child processes process_file_guarded started (also done at exit)."""
+    for pool in _GUARDS.values():
+        pool.stop()
+        pool.join()
+    _GUARDS.clear()
+
+
+atexit.register(stop_guards)
+
+
+def _dask_threads() -> int:
+    """The tasks this Dask worker runs at once (1 outside a Dask worker)."""
+    try:
+        from distributed import get_worker
+
+        return max(1, get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return 1
 
 
 def process_file(path: str) -> FileResult:
@@ -327,7 +375,8 @@ def run_batch(
 
     `scheduler`: a Dask scheduler address ("tcp://host:8786") or "local" for a LocalCluster
     of `workers` processes; the files must then be readable at the same paths on every
-    worker. Dask does not enforce `timeout`.
+    worker. Each Dask worker reads its files in child processes of its own, which enforce
+    `timeout` and take a crash.
 
     `fmt`: the main output: "csv" (DESIGN.md columns), "naaccr" (NAACCR items as CSV, plus the
     same as XML next to it) or "fhir" (NDJSON, one mCODE Bundle per report).
@@ -364,7 +413,7 @@ def run_batch(
         workers = workers or os.cpu_count() or 1
         setup = WorkerSetup(patterns, ocr, jsonl is not None, fmt, per_result is not None, max_bytes, max_pages)
         if scheduler:
-            _run_dask(todo, scheduler, workers, setup, record)
+            _run_dask(todo, scheduler, workers, setup, timeout, record)
         else:  # one worker too: the time limit and a crash need a process to lose
             _run_pool(todo, workers, setup, timeout, record)
     finally:
@@ -421,12 +470,15 @@ def _failure(path: str, exc: BaseException, timeout: float, with_json: bool, fmt
     return failed_result(path, f"internal error: {type(exc).__name__}", with_json, fmt)
 
 
-def _run_dask(todo, scheduler, workers, setup, record) -> None:
+def _run_dask(todo, scheduler, workers, setup, timeout, record) -> None:
     """The same per-file function mapped over a Dask cluster; results stream back as they finish."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
     if scheduler == "local":
+        import dask
+
+        dask.config.set({"distributed.worker.daemon": False})  # workers may then start children
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
@@ -438,7 +490,7 @@ def _run_dask(todo, scheduler, workers, setup, record) -> None:
         names: dict = {}
 
         def submit(path: str):
-            future = client.submit(process_file_with, path, setup, pure=False)
+            future = client.submit(process_file_guarded, path, setup, timeout, pure=False)
             names[future.key] = path
             return future
 

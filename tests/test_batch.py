@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from her2extract import pipeline
+from her2extract import batch, pipeline
 from her2extract.batch import run_batch
 from her2extract.model import CSV_COLUMNS
 
@@ -81,6 +81,27 @@ def test_a_hanging_file_and_a_dying_worker_cost_one_row_each(tmp_path, monkeypat
     assert len(rows) == 8 and summary.ok == 6
     assert rows["hang.txt"]["status"] == "error" and "timed out after 3 s" in rows["hang.txt"]["error"]
     assert rows["crash.txt"]["status"] == "error" and "worker process died" in rows["crash.txt"]["error"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="relies on fork to carry the stand-in into workers")
+def test_on_a_dask_worker_a_hanging_or_crashing_file_costs_its_row_not_the_worker(tmp_path, monkeypatch):
+    """What a Dask task runs, called here directly: the file is read in a child process."""
+    monkeypatch.setattr(pipeline, "safe_read_and_extract", _slow_or_dying)
+    good = _reports(tmp_path / "in", 1)[0]
+    for name in ("hang.txt", "crash.txt"):
+        shutil.copy(good, tmp_path / "in" / name)
+    setup = batch.WorkerSetup()
+    try:
+        started = time.monotonic()
+        hang = batch.process_file_guarded(str(tmp_path / "in" / "hang.txt"), setup, timeout=2)
+        assert time.monotonic() - started < 30
+        crash = batch.process_file_guarded(str(tmp_path / "in" / "crash.txt"), setup, timeout=2)
+        after = batch.process_file_guarded(str(good), setup, timeout=2)  # the pool goes on
+    finally:
+        batch.stop_guards()
+    assert hang.row["status"] == "error" and "timed out after 2 s" in hang.row["error"]
+    assert crash.row["status"] == "error" and "worker process died" in crash.row["error"]
+    assert after.row["status"] == "ok" and after.row == batch.process_file(str(good)).row
 
 
 def test_resume_after_a_torn_write_redoes_only_what_is_missing(tmp_path):
