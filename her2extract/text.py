@@ -22,7 +22,7 @@ _CHAR_MAP = {
 }
 
 # Text repairs, applied in order. Each keeps the offset map (see MappedText.sub).
-# Each runs only where the text holds one of its strings, or its shape (_SHAPE) one of its
+# Each runs only where the text holds one of its strings, or its OCR shape (_OCR_SHAPE) one of its
 # shape strings: a repair scans every character (40-90 us on a 5 kB report), a gate looks for
 # a few short strings. Every match holds one of them, so skipping a repair changes nothing
 # (tests/test_text.py tries that on random texts).
@@ -44,7 +44,7 @@ _REPAIRS: tuple[tuple[regex.Pattern, str, tuple[str, ...], tuple[bytes, ...]], .
 )
 # An ASCII text's shape for the OCR gates above: every digit "#", O and o "O", l and I "l",
 # every other letter "x" ("#O" then means a digit right before an O or o).
-_SHAPE = bytes.maketrans(
+_OCR_SHAPE = bytes.maketrans(
     b"0123456789" + b"Oo" + b"lI" + bytes(c for c in range(65, 123) if chr(c).isalpha() and chr(c) not in "OolI"),
     b"#" * 10 + b"OO" + b"ll" + b"x" * 48,
 )
@@ -254,8 +254,8 @@ def _may_hold_page_line(text: str) -> bool:
     return not text.isascii() or "page" in text.lower() or _DASH_NUMBER.search(text) is not None
 
 
-class _Shape:
-    """The text's shape (see _SHAPE), made once per text and only when a gate asks."""
+class _OcrShape:
+    """The text's OCR shape (see _OCR_SHAPE), made once per text and only when a gate asks."""
 
     __slots__ = ("text", "shaped")
 
@@ -266,7 +266,7 @@ class _Shape:
     def __call__(self, text: str) -> bytes | None:
         if text is not self.text:
             self.text = text
-            self.shaped = text.encode("ascii").translate(_SHAPE) if text.isascii() else None
+            self.shaped = text.encode("ascii").translate(_OCR_SHAPE) if text.isascii() else None
         return self.shaped
 
 
@@ -311,7 +311,7 @@ def clean_string(
     if _may_hold_page_line(mapped.text):
         mapped = mapped.sub(_PAGE_LINE, "")
     mapped = rejoin_label_columns(mapped)
-    shape = _Shape()
+    shape = _OcrShape()
     for pattern, replacement, needs, shapes in _REPAIRS:
         if _gate(mapped.text, needs, shapes, lambda: shape(mapped.text)):
             mapped = mapped.sub(pattern, replacement)

@@ -247,7 +247,7 @@ def _ungated(raw: str) -> tuple[str, list[int]]:
 @settings(max_examples=1000, deadline=None)
 @given(_short_texts)
 def test_repair_gates_never_skip_a_repair_that_would_match(raw):
-    shape = text_module._Shape()
+    shape = text_module._OcrShape()
     for pattern, _, needs, shapes in text_module._REPAIRS:
         if pattern.search(raw):
             assert text_module._gate(raw, needs, shapes, lambda: shape(raw)), pattern.pattern
@@ -263,7 +263,7 @@ def test_gated_cleaning_equals_running_every_repair(raw):
 
 
 def test_repair_gates_skip_a_text_with_nothing_to_repair():
-    shape = text_module._Shape()
+    shape = text_module._OcrShape()
     plain = "ER positive 90%\nHER2 3+\nKi-67 20%"
     skipped = [p.pattern for p, _, needs, shapes in text_module._REPAIRS
                if not text_module._gate(plain, needs, shapes, lambda: shape(plain))]
