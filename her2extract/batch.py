@@ -127,11 +127,7 @@ def process_file_guarded(path: str, setup: WorkerSetup, timeout: float) -> FileR
     pool = _GUARDS.get(setup)
     if pool is None or not pool.active:
         stop_guards()  # a pool set up for other settings
-        init_worker(setup)  # the children are forked with the rules in place
-        from pebble import ProcessPool
-
-        pool = _GUARDS[setup] = ProcessPool(max_workers=_dask_threads(), initializer=init_worker,
-                                            initargs=(setup,))
+        pool = _GUARDS[setup] = _start_pool(_dask_threads(), setup)
     try:
         return pool.schedule(process_file, args=(path,), timeout=timeout).result()
     except Exception as exc:  # timed out, the child died, or a bug: that file's row only
@@ -423,17 +419,24 @@ def run_batch(
     return summary
 
 
+def _start_pool(workers: int, setup: WorkerSetup):
+    """A pebble pool of `workers` processes. The rules and spaCy are loaded here first, once:
+    the workers are forked from this process (Linux) and start with them in place instead of
+    each paying the second or so it takes."""
+    from pebble import ProcessPool
+
+    init_worker(setup)
+    return ProcessPool(max_workers=workers, initializer=init_worker, initargs=(setup,))
+
+
 def _run_pool(todo, workers, setup, timeout, record) -> None:
-    from pebble import ProcessExpired, ProcessPool
+    from pebble import ProcessExpired
 
     with_json, fmt = setup.with_json, setup.fmt
     pending: dict = {}
     tasks = _tasks(todo)
     redo: deque[tuple[str, ...]] = deque()  # the files of a failed task, one task each
-    # Load the rules and spaCy here, once: the workers are forked from this process (Linux) and
-    # start with them in place instead of each paying the second or so it takes.
-    init_worker(setup)
-    with ProcessPool(max_workers=workers, initializer=init_worker, initargs=(setup,)) as pool:
+    with _start_pool(workers, setup) as pool:
         def fill() -> None:
             while len(pending) < workers * IN_FLIGHT_PER_WORKER:
                 task = redo.popleft() if redo else next(tasks, None)

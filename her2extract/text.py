@@ -50,14 +50,14 @@ _OCR_SHAPE = bytes.maketrans(
 )
 
 
-def _gate(text: str, needs: tuple[str, ...], shapes: tuple[bytes, ...], shape: Callable[[], bytes | None]) -> bool:
+def _gate(text: str, needs: tuple[str, ...], shapes: tuple[bytes, ...], shape: "_OcrShape") -> bool:
     """Whether `text` holds one of `needs`, or its shape one of `shapes` (True when the text has
     no shape: it is not ASCII, and "\\d" also matches other scripts' digits)."""
     if any(need in text for need in needs):
         return True
     if not shapes:
         return False
-    shaped = shape()
+    shaped = shape(text)
     return shaped is None or any(s in shaped for s in shapes)
 
 
@@ -313,7 +313,7 @@ def clean_string(
     mapped = rejoin_label_columns(mapped)
     shape = _OcrShape()
     for pattern, replacement, needs, shapes in _REPAIRS:
-        if _gate(mapped.text, needs, shapes, lambda: shape(mapped.text)):
+        if _gate(mapped.text, needs, shapes, shape):
             mapped = mapped.sub(pattern, replacement)
     return CleanText(mapped.text, original, tuple(mapped.index), page_starts)
 
