@@ -95,13 +95,15 @@ class WorkerSetup:
 
 
 def init_worker(setup: WorkerSetup) -> None:
-    """Load the rules (with their prefilter, and spaCy) once per worker process; Tesseract
-    gets one thread per process. Forked workers find it all done by the parent already."""
+    """Load the rules (with their prefilter) once per worker process; Tesseract gets one thread
+    per process. Forked workers find that done by the parent already. spaCy is loaded by a
+    worker when a report first needs it: many batches never do, and where one does, the
+    workers load it side by side."""
     os.environ["OMP_THREAD_LIMIT"] = "1"
     from .pipeline import default_matcher
 
     matcher = default_matcher(setup.patterns)
-    matcher.prepare()
+    matcher.prepare(spacy=False)
     _WORKER.update(matcher=matcher, setup=setup)
 
 

@@ -179,6 +179,44 @@ def _word_started(strings: frozenset[str]) -> frozenset[str]:
     return frozenset(_join(WORD_START, s) for s in strings)
 
 
+# --- token rules ------------------------------------------------------------------------------
+_TEXT_ATTRS = frozenset({"ORTH", "TEXT", "LOWER"})
+_TOKEN_OPS = {None: "", "?": "?", "*": "*", "+": "+"}
+_COUNT_OP = re.compile(r"\{\d*(?:,\d*)?\}")
+
+
+def token_gate(pattern: Iterable[dict]) -> str | None:
+    """A regex that the lower-cased text of every match of a spaCy token pattern contains, or
+    None when the pattern says too little (a token given by anything but its text, "!", a
+    string outside ASCII).
+
+    A match is its tokens in a row, each followed by its trailing whitespace, which spaCy keeps
+    as "" or one " " (any other whitespace is a token of its own). So a pattern whose tokens
+    are each one of a few strings (ORTH/TEXT/LOWER, a string or {IN: [...]}) matches only text
+    of the form "s1 ?s2 ?...", with the pattern's quantifiers: the matcher tokenizes a stretch
+    of text only where that regex finds something.
+    """
+    units = []
+    for spec in pattern:
+        spec = dict(spec)
+        op = spec.pop("OP", None)
+        if len(spec) != 1 or not (op in _TOKEN_OPS or isinstance(op, str) and _COUNT_OP.fullmatch(op)):
+            return None
+        [(attr, value)] = spec.items()
+        if attr not in _TEXT_ATTRS:
+            return None
+        if isinstance(value, dict):
+            if set(value) != {"IN"}:
+                return None
+            value = value["IN"]
+        strings = [value] if isinstance(value, str) else list(value)
+        if not strings or not all(isinstance(s, str) and s and s.isascii() for s in strings):
+            return None
+        choices = "|".join(re.escape(s.lower()) for s in sorted(set(strings), key=lambda s: (-len(s), s)))
+        units.append(f"(?:(?:{choices}) ?){_TOKEN_OPS.get(op, op)}")
+    return "".join(units) or None
+
+
 # --- preparing a regex-module pattern for the standard parser ------------------------------
 _GROUP_NAME = re.compile(r"\(\?P?<(?![=!])\w+>")
 

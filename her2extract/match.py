@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 
 import regex
 
-from .literals import Atoms, Literals, Places, behind_form, literals, lowered, prefix_gate, tags
+from .literals import Atoms, Literals, Places, behind_form, literals, lowered, prefix_gate, tags, token_gate
 from .model import Assertion, PartFacts
 from .rules import DEFAULT_TIMEOUT, FIELD_ALIASES, Rule
 from .text import Part, Section, clean_string, find_spans
@@ -105,7 +105,7 @@ class Matcher:
         self._token_rules = tuple(r for r in self.value_rules if r.kind == "tokens")
         self._nlp = None
         self._spacy_matcher = None
-        self._token_needs: frozenset[str] | None = None  # see _tokens_may_give_values
+        self._token_gates: list[tuple[regex.Pattern | None, frozenset[str] | None]] | None = None
         # what was worked out for the text in hand, per thread (the web server shares a matcher)
         self._per_text = threading.local()
         # the literal prefilter, set up by prepare() (half a second of analysis: a batch or a
@@ -118,13 +118,16 @@ class Matcher:
         self._atoms = Atoms(())
         self._prefixes: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
-    def prepare(self) -> None:
+    def prepare(self, spacy: bool = True) -> None:
         """Do now what the matcher would otherwise do on its way: analyse the rules for the
-        literal prefilter, and load spaCy for the token rules. A batch calls this once before
-        forking its workers, which then start with both in place; without it, the prefilter is
-        set up by itself after PREPARE_AFTER texts."""
+        literal prefilter, and (with `spacy`) load spaCy for the token rules. A server calls this
+        at start; a batch calls it once before forking its workers, which then start with the
+        prefilter in place, but leaves spaCy (a second) to the workers that meet a report that
+        needs it (see _tokens_may_give_values). Without it, the prefilter is set up by itself
+        after PREPARE_AFTER texts."""
         self._set_up_prefilter()
-        self._load_spacy()
+        if spacy:
+            self._load_spacy()
 
     def _set_up_prefilter(self) -> None:
         if not self._prefilter or self._atoms.strings:
@@ -208,20 +211,20 @@ class Matcher:
         return sorted(marker for marker, spans in self._marker_hits(text).items() if len(spans) >= MAX_MENTIONS)
 
     def _tokens_may_give_values(self, text: str, start: int, end: int) -> bool:
-        """False when no token rule can give a value in text[start:end]: each has a value pattern
-        whose needed strings (literals.py) are all absent there. Then spaCy is not run (nor even
-        loaded, for a report that never needs it)."""
+        """False when no token rule can match and give a value in text[start:end]: for each,
+        the regex its token pattern implies (literals.token_gate) finds nothing there, or the
+        strings its value pattern needs (literals.py) are all absent. Then spaCy is not run
+        (nor even loaded, for a batch of reports that never need it)."""
         if not self._prefilter:  # the plain matcher tokenizes everywhere (the tests' reference)
             return True
-        if self._token_needs is None:
-            gates = [literals(r.value_pattern.pattern).needs if r.value_pattern is not None else None
-                     for r in self._token_rules]
-            self._token_needs = (frozenset(tags(n)[2].lower() for g in gates for n in g)
-                                 if all(g is not None for g in gates) else frozenset())
-        if not self._token_needs:
-            return True
+        if self._token_gates is None:
+            self._token_gates = [_token_rule_gate(r) for r in self._token_rules]
         piece = lowered(text[start:end])
-        return piece is None or any(need in piece for need in self._token_needs)
+        if piece is None:
+            return True
+        return any((gate is None or gate.search(piece, timeout=DEFAULT_TIMEOUT) is not None)
+                   and (needs is None or any(need in piece for need in needs))
+                   for gate, needs in self._token_gates)
 
     def _load_spacy(self) -> None:
         if self._spacy_matcher is None and self._token_rules:
@@ -419,6 +422,15 @@ class Matcher:
                                    m.start(), m.end(), rule.stops))
         out.sort(key=lambda t: t.start)
         return out
+
+
+def _token_rule_gate(rule: Rule) -> tuple[regex.Pattern | None, frozenset[str] | None]:
+    """What a token rule's match must hold: its token pattern's regex (on lower-cased text),
+    and one of the strings its value pattern needs (lower-cased); None where nothing is known."""
+    gate = token_gate(rule.pattern)
+    needs = literals(rule.value_pattern.pattern).needs if rule.value_pattern is not None else None
+    return (regex.compile(gate) if gate is not None else None,
+            frozenset(tags(n)[2].lower() for n in needs) if needs is not None else None)
 
 
 def _within(starts: list[int], spans: list[tuple[int, int]]) -> list[int]:

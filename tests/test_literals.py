@@ -3,6 +3,7 @@ and a matcher that uses the claims finds exactly what one that scans everywhere 
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from her2extract.literals import (
     holds_at,
     literals,
     lowered,
+    token_gate,
     top_level_alternatives,
 )
 from her2extract.match import Matcher
@@ -292,12 +294,84 @@ def test_the_prefilter_sets_itself_up_after_a_few_texts_and_changes_nothing(samp
 
 
 def test_spacy_runs_only_where_a_token_rule_can_give_a_value():
-    """The token rule's value pattern needs a "+": a HER2 name without one nearby is not
-    tokenized, and the findings are those of a matcher that tokenizes everything."""
+    """The token rule's value pattern needs a "+", and its tokens spell a HER2 name, then IHC
+    words or signs, then a score: a stretch without that is not tokenized, and the findings are
+    those of a matcher that tokenizes everything."""
     matcher = Matcher(RULES)
     assert not matcher._tokens_may_give_values("HER2 ratio 2.1", 0, 14)
     assert matcher._tokens_may_give_values("HER2 IHC score: 2 + equivocal", 0, 29)
+    for text in ("HER2 (IHC, clone 4B5): 3+ (positive)", "HER2/neu immunostain score 3+.", "| HER2 IHC | 3+ |"):
+        assert not matcher._tokens_may_give_values(text, 0, len(text)), text
     _, slow = _matchers()
-    for text in ("HER2 IHC score: 2 + equivocal", "HER2 ratio 2.1, HER2 copies 4.0", "c-erbB-2 3 + (positive)"):
+    for text in ("HER2 IHC score: 2 + equivocal", "HER2 ratio 2.1, HER2 copies 4.0", "c-erbB-2 3 + (positive)",
+                 "HER2 (IHC, clone 4B5): 3+ (positive)", "HER-2 (IHC) 2+, equivocal"):
         text = clean_string(text).text
         assert matcher.findings(text) == slow.findings(text)
+
+
+@pytest.mark.parametrize(("pattern", "passes", "fails"), [
+    ([{"LOWER": "her2"}, {"ORTH": {"IN": ["2", "3"]}, "OP": "?"}], ["HER2 3", "her22", "xher2"], ["her 2", "her-2"]),
+    ([{"ORTH": "+", "OP": "{2}"}, {"LOWER": "a"}], ["++a", "+ + A"], ["+a", "+  +a"]),
+    ([{"LOWER": "her2"}, {"ORTH": "\n"}, {"ORTH": "2"}], ["her2\n2", "her2 \n 2"], ["her2 2", "her2\n\n2"]),
+])
+def test_token_gate_spells_a_token_pattern(pattern, passes, fails):
+    gate = regex.compile(token_gate(pattern))
+    assert all(gate.search(text.lower()) for text in passes)
+    assert not any(gate.search(text.lower()) for text in fails)
+
+
+@pytest.mark.parametrize("pattern", [
+    [{"LOWER": "her2"}, {"IS_DIGIT": True}],  # a token given by anything but its text
+    [{"LOWER": "her2"}, {"ORTH": "2", "OP": "!"}],
+    [{"LOWER": {"IN": ["her2", "h\u00e9r2"]}}],  # outside ASCII: lower-casing may differ
+    [{"LOWER": {"NOT_IN": ["her2"]}}],
+    [{}],
+])
+def test_token_gate_says_nothing_of_what_it_cannot_read(pattern):
+    assert token_gate(pattern) is None
+
+
+_NAMES = ["HER2", "her-2", "Her2/Neu", "ERBB2", "c-erbB-2", "c-ERBB2"]
+_BETWEEN = ["IHC", "Score", "immunohistochemistry", "(", ")", ":", "-", "=", "clone", "4B5", ","]
+_SCORES = ["1", "2", "3", "0", "2+", "3+", "1+"]
+_AFTER = ["+", "positive", "Equivocal", "and", "with", ".", ",", ";", ")", "(", "results", "x", "\n"]
+_GAPS = ["", " ", " ", "  ", "\n", " \n"]
+
+
+def _pieces(words: list[str]):
+    return st.lists(st.tuples(st.sampled_from(words), st.sampled_from(_GAPS)), max_size=3)
+
+
+# texts shaped like a match (a name, signs and words, a score, what follows), with random
+# spacing and strays, so that both matches and near misses are common
+_TOKEN_TEXTS = st.tuples(
+    _pieces(_AFTER + _SCORES), _pieces(_NAMES), _pieces(_BETWEEN), _pieces(_SCORES), _pieces(_AFTER),
+).map(lambda parts: "".join(word + gap for part in parts for word, gap in part))
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizing_matcher() -> Matcher:
+    matcher = Matcher(RULES)
+    matcher._load_spacy()
+    return matcher
+
+
+@settings(max_examples=600, deadline=None)
+@given(_TOKEN_TEXTS)
+def test_a_token_rule_never_matches_where_its_gate_finds_nothing(text):
+    """The gate is a necessary condition: wherever spaCy's matcher finds a token rule's match,
+    the gate finds something in that match's text (so skipping spaCy where it finds nothing
+    loses no finding)."""
+    matcher = _tokenizing_matcher()
+    doc = matcher._nlp.make_doc(text)
+    for match_id, first, last in matcher._spacy_matcher(doc):
+        rule = next(r for r in matcher._token_rules if r.id == matcher._nlp.vocab.strings[match_id])
+        gate = regex.compile(token_gate(rule.pattern))
+        assert gate.search(doc[first:last].text.lower()), (rule.id, doc[first:last].text)
+
+
+def test_the_token_gate_test_sees_matches():
+    """The property test above is not empty: texts built its way do match the token rule."""
+    matcher = _tokenizing_matcher()
+    for text in ("HER2 IHC score: 2 + equivocal", "HER-2 (IHC) 3+ positive", "ERBB2 3+ ("):
+        assert list(matcher._spacy_matcher(matcher._nlp.make_doc(text))), text
