@@ -59,6 +59,7 @@ class Literals:
     at_start: bool = False  # with anchors: a match may also start at the text's start ("(?m)^...")
     prefix: frozenset[str] | None = None  # every match starts with one of these
     lines: int | None = None  # a match holds at most this many line breaks (None: no bound known)
+    width: int | None = None  # a match is at most this many characters long (None: no bound known)
 
     @property
     def strings(self) -> frozenset[str]:
@@ -84,12 +85,13 @@ def literals(source: str) -> Literals:
     prefix = info.prefix if _useful(info.prefix) and _caseless_safe(info.prefix) else None
     breaks = _newlines(items)
     lines = breaks if breaks < INF else None
+    width = info.width[1] if info.width[1] < INF else None
     if items[:1] == [(_c.AT, _c.AT_BEGINNING)] and tree.state.flags & re.MULTILINE and info.width[0] > 0:
         # "(?m)^...": a match starts at the text's start or just after a line break
         line_starts = frozenset({("\n", -1, -1)})
         if anchors is None or anchor_cost(line_starts) < anchor_cost(anchors):
-            return Literals(line_starts, needs, at_start=True, prefix=prefix, lines=lines)
-    return Literals(anchors, needs, prefix=prefix, lines=lines)
+            return Literals(line_starts, needs, at_start=True, prefix=prefix, lines=lines, width=width)
+    return Literals(anchors, needs, prefix=prefix, lines=lines, width=width)
 
 
 def _parse(source: str):
@@ -752,9 +754,9 @@ class Places:
                     found.extend(range(max(0, spot - most), spot - least + 1))
         return sorted(set(found))
 
-    def all_of(self, strings: Iterable[str]) -> list[int]:
-        """Every place where one of `strings` starts, sorted."""
-        return sorted(itertools.chain.from_iterable(self._places.get(s, ()) for s in strings))
+    def spots(self, string: str) -> list[int]:
+        """Where one string starts, in order."""
+        return self._places.get(string, [])
 
     def any_within(self, strings: frozenset[str], lo: int, hi: int) -> bool:
         """Whether one of `strings` lies wholly inside [lo, hi)."""

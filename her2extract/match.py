@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 
 import regex
 
-from .literals import Atoms, Literals, Places, behind_form, literals, lowered, prefix_gate, tags, token_gate
+from .literals import Atoms, Literals, Places, behind_form, length, literals, lowered, prefix_gate, tags, token_gate
 from .model import Assertion, PartFacts
 from .rules import DEFAULT_TIMEOUT, FIELD_ALIASES, Rule
 from .text import Part, Section, clean_string, find_spans
@@ -154,11 +154,17 @@ class Matcher:
         regions = self.regions(text)
         windows = self.windows(text)
         whole = [(0, len(text))]
+        near: dict[tuple[str, ...], list[tuple[int, int]]] = {}
         out: list[Finding] = []
         for rule in self.value_rules:
             if rule.kind != "regex":
                 continue
-            spans = _union([windows.get(m, []) for m in rule.near]) if rule.near and self.marker_rules else whole
+            if rule.near and self.marker_rules:
+                spans = near.get(rule.near)
+                if spans is None:  # the files' rules share their `near`
+                    spans = near[rule.near] = _union([windows.get(m, []) for m in rule.near])
+            else:
+                spans = whole
             if not spans:
                 continue
             if rule.lead is not None:
@@ -277,7 +283,7 @@ class Matcher:
     def _starting(self, rule: Rule, text: str, starts: list[int]) -> list[int]:
         """The places among `starts` where a match can start: the text begins there with one of
         the rule's prefixes, and one of its needed strings follows within as many line breaks
-        as a match can hold."""
+        and characters as a match can hold."""
         cached = self._text_cache(text)
         low = cached.get("low")
         if low is None:
@@ -291,25 +297,37 @@ class Matcher:
                 haystack, prefixes = (low, caseless) if caseless else (text, exact)
                 starts = [p for p in starts if haystack.startswith(prefixes, p)]
         lit = self._literals.get(rule.id)
-        if len(starts) < LINE_GATE_MIN or lit is None or lit.lines is None or not lit.needs:
+        if lit is None or not starts or not lit.needs or (lit.lines is None and lit.width is None):
             return starts
+        if len(starts) < LINE_GATE_MIN:  # a few places: each asked directly, if a match's length is bounded
+            if lit.width is None:
+                return starts
+            places = cached["places"]
+            return [p for p in starts if places.any_within(lit.needs, p, p + lit.width)]
         return _within(starts, self._need_reach(text, cached, lit))
 
     def _need_reach(self, text: str, cached: dict, lit: Literals) -> list[tuple[int, int]]:
-        """Merged stretches [lo, q] where a match holding at most `lit.lines` line breaks can
-        start and still reach a needed string that starts at q (once per text: a rule is asked
-        once per window, and a long text has hundreds)."""
+        """Merged stretches [lo, q] where a match holding at most `lit.lines` line breaks and
+        `lit.width` characters (None: no bound) can start and still hold a needed string that
+        starts at q (once per text: a rule is asked once per window, and a long text has hundreds)."""
         reach = cached.setdefault("reach", {})
-        key = (lit.needs, lit.lines)
+        key = (lit.needs, lit.lines, lit.width)
         if key in reach:
             return reach[key]
         breaks = cached.get("breaks")
-        if breaks is None:
+        if breaks is None and lit.lines is not None:
             breaks = cached["breaks"] = [m.start() for m in _LINE_BREAK.finditer(text)]
         spans = []
-        for q in cached["places"].all_of(lit.needs):
-            before = bisect.bisect_left(breaks, q) - lit.lines - 1  # the break a match cannot cross
-            spans.append((breaks[before] + 1 if before >= 0 else 0, q + 1))
+        for string in lit.needs:
+            size = length(string)
+            for q in cached["places"].spots(string):
+                lo = 0
+                if lit.lines is not None:
+                    before = bisect.bisect_left(breaks, q) - lit.lines - 1  # the break a match cannot cross
+                    lo = breaks[before] + 1 if before >= 0 else 0
+                if lit.width is not None:
+                    lo = max(lo, q + size - lit.width)
+                spans.append((lo, q + 1))
         reach[key] = _union([spans])
         return reach[key]
 

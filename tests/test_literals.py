@@ -26,7 +26,7 @@ from her2extract.literals import (
     token_gate,
     top_level_alternatives,
 )
-from her2extract.match import Matcher
+from her2extract.match import STRUCTURE_FILES, Matcher
 from her2extract.text import clean_string, clean_text
 
 DEV_TEXTS = REPO.parent / "shared" / "corpus" / "tcga" / "dev" / "texts"
@@ -34,7 +34,7 @@ DEV_TEXTS = REPO.parent / "shared" / "corpus" / "tcga" / "dev" / "texts"
 
 def _claims_hold(source: str, text: str) -> None:
     """Every match (at every start, so overlapped) holds an anchor where it says, and a need,
-    starts with one of the prefixes, and holds no more line breaks than said."""
+    starts with one of the prefixes, and holds no more line breaks and characters than said."""
     lit = literals(source)
     low = lowered(text)
     assert low is not None
@@ -42,6 +42,8 @@ def _claims_hold(source: str, text: str) -> None:
         if lit.needs:
             assert any(holds_at(n, text, low, at) for n in lit.needs for at in range(m.start(), m.end())), (
                 source, m.group(0))
+        if lit.width is not None:
+            assert len(m.group(0)) <= lit.width, (source, m.group(0), lit.width)
         if lit.prefix:
             assert any(holds_at(p, text, low, m.start()) for p in lit.prefix), (source, m.group(0), sorted(lit.prefix))
         if lit.lines is not None:
@@ -54,6 +56,29 @@ def _claims_hold(source: str, text: str) -> None:
 
 
 W, E = WORD_START, EXACT_CASE
+
+
+def test_a_match_is_at_most_as_long_as_its_width():
+    """The most characters a match can take, where bounded (the matcher tries a rule only where
+    a needed string follows within that many characters)."""
+    lit = literals(r"(?i)her2\D{0,40}?invasive\s{1,4}cells\s{1,4}of\s(?:the\s)?tumou?r\s{1,4}complete")
+    assert lit.width == 4 + 40 + 8 + 4 + 5 + 4 + 2 + 1 + 4 + 6 + 4 + 8
+    assert literals(r"(?i)her2(?=\s{0,9}x)(?<=\w{0,3})").width == 4  # lookarounds take nothing
+    assert literals(r"(?i)her2\s\w*\s(?:amplified|not\samplified)").width is None
+    assert literals(r"(?i)her2\s+x").width is None
+
+
+# Value rules whose matches may be of any length: dot leaders ("ER ........ positive") and
+# free text before a method name. Every other value rule's length is bounded (lexicon.toml).
+UNBOUNDED = {"er.status_after_name", "pr.status_after_name", "er_pr.status_after_names", "her2_ish.method_field"}
+
+
+def test_value_rules_have_a_bounded_length():
+    """The matcher tries a rule only where its needed strings follow within its longest match;
+    one `\\w*` in a macro makes that unknown for every rule that uses it."""
+    unbounded = {r.id for r in RULES if r.kind == "regex" and r.file not in STRUCTURE_FILES and not r.region
+                 and literals(r.source).width is None}
+    assert unbounded == UNBOUNDED
 
 
 @pytest.mark.parametrize(("source", "anchors", "needs"), [

@@ -75,6 +75,19 @@ def test_what_a_matcher_works_out_for_a_text_is_kept_per_thread(samples):
     assert matcher.findings(first) == expected
 
 
+def _count_tries(monkeypatch) -> list[int]:
+    """The places where the matcher tries rules (filled as it tries them)."""
+    tried: list[int] = []
+    real = match_module._anchored_matches
+
+    def counting(pattern, text, starts, *args, **kwargs):
+        tried.extend(starts)
+        return real(pattern, text, starts, *args, **kwargs)
+
+    monkeypatch.setattr(match_module, "_anchored_matches", counting)
+    return tried
+
+
 def test_a_rule_is_tried_only_where_a_needed_string_follows_within_its_line_breaks(monkeypatch):
     """A rule whose matches hold at most one line break ("need" on the line after a line start)
     is tried only at line starts with "need" at most one break away; it still finds every match
@@ -89,18 +102,33 @@ def test_a_rule_is_tried_only_where_a_needed_string_follows_within_its_line_brea
     text = "".join(f"a{i}\n" for i in range(20)) + "a line\nthen need\n" + "a\nx\ny need\n" + "a\n" * 10
     matcher = Matcher((rule,))
     matcher.prepare()
-    tried: list[int] = []
-    real = match_module._anchored_matches
-
-    def counting(pattern, text, starts, *args, **kwargs):
-        tried.extend(starts)
-        return real(pattern, text, starts, *args, **kwargs)
-
-    monkeypatch.setattr(match_module, "_anchored_matches", counting)
+    tried = _count_tries(monkeypatch)
     found = [(t.start, t.end) for t in matcher.triggers(text)]
     assert found == [m.span() for m in regex.finditer(source, text)] == [(text.index("a line"), text.index("need") + 4)]
     # of the 33 line starts that begin with "a", only the one with "need" one break away
     assert tried == [text.index("a line")]
+
+
+@pytest.mark.parametrize("copies", [1, 12])  # few places (asked one by one) and many (the reach is worked out)
+def test_a_rule_is_tried_only_where_a_needed_string_follows_within_its_length(monkeypatch, copies):
+    """A rule whose matches are at most 3 + 30 + 4 characters long is tried only where "need"
+    starts within that many characters of a start; it still finds every match a plain scan finds."""
+    import dataclasses
+
+    from her2extract.rules import load_rules
+
+    base = next(r for r in load_rules() if r.file == "assertions")
+    source = r"(?i)\bab\s[^\n]{0,30}?need"
+    rule = dataclasses.replace(base, id="assertions.test_width", pattern=regex.compile(source), source=source)
+    near, far = "ab " + "x" * 20 + " need. ", "ab " + "x" * 40 + " need. "
+    text = (far + near) * copies
+    matcher = Matcher((rule,))
+    matcher.prepare()
+    tried = _count_tries(monkeypatch)
+    found = [(t.start, t.end) for t in matcher.triggers(text)]
+    assert found == [m.span() for m in regex.finditer(source, text)]
+    assert len(found) == copies
+    assert tried == [start for start, _ in found]  # the "ab" with "need" 41 characters on is never tried
 
 
 def test_the_line_gate_is_worked_out_once_per_text_not_once_per_window(monkeypatch):
@@ -113,13 +141,13 @@ def test_the_line_gate_is_worked_out_once_per_text_not_once_per_window(monkeypat
     matcher = default_matcher()
     matcher.prepare()
     calls: list[int] = []
-    real = Places.all_of
+    real = Places.spots
 
-    def counting(self, strings):
+    def counting(self, string):
         calls.append(1)
-        return real(self, strings)
+        return real(self, string)
 
-    monkeypatch.setattr(Places, "all_of", counting)
+    monkeypatch.setattr(Places, "spots", counting)
     counts = []
     for paragraphs in (30, 90):
         calls.clear()
