@@ -31,8 +31,12 @@ def to_row(record: Her2Record) -> dict[str, str]:
     return {name: cell(getattr(record, name)) for name in CSV_COLUMNS}
 
 
+_EVIDENCE_FIELDS = tuple(f.name for f in dataclasses.fields(Evidence))  # all plain str/int but assertion
+
+
 def _evidence_dict(ev: Evidence) -> dict:
-    out = dataclasses.asdict(ev)
+    # not dataclasses.asdict: it deep-copies every value, a third of a batch's time with --jsonl
+    out = {name: getattr(ev, name) for name in _EVIDENCE_FIELDS}
     out["assertion"] = ev.assertion.value
     return out
 
