@@ -159,18 +159,26 @@ def _dask_threads() -> int:
 
 def process_file(path: str) -> FileResult:
     """Extract one file in a worker (after init_worker); never raises for a bad file."""
+    from .errors import UnreadableDocument
     from .export import result_rows, to_json, to_row
+    from .ingest import read_file_bytes
     from .model import TextSource
-    from .pipeline import safe_read_and_extract
+    from .pipeline import error_record, safe_read_and_extract_bytes
 
     if not _WORKER:
         init_worker(WorkerSetup())
     setup: WorkerSetup = _WORKER["setup"]
-    document, record = safe_read_and_extract(path, matcher=_WORKER["matcher"], ocr=setup.ocr,
-                                             max_bytes=setup.max_bytes, max_pages=setup.max_pages)
+    try:
+        data = read_file_bytes(path, max_bytes=setup.max_bytes)
+    except UnreadableDocument as exc:
+        document, record, digest = None, error_record(path, exc.reason), file_digest(path)
+    else:  # the hash of the very bytes the row was read from (read once)
+        digest = hashlib.sha256(data).hexdigest()
+        document, record = safe_read_and_extract_bytes(data, path, matcher=_WORKER["matcher"], ocr=setup.ocr,
+                                                       max_pages=setup.max_pages)
     ocr_pages = sum(1 for p in document.pages if p.source is TextSource.OCR) if document else 0
     line = json.dumps(to_json(record), ensure_ascii=False) if setup.with_json else None
-    return FileResult(path, file_digest(path), to_row(record), line, ocr_pages, _main_output(record, setup.fmt),
+    return FileResult(path, digest, to_row(record), line, ocr_pages, _main_output(record, setup.fmt),
                       tuple(result_rows(record)) if setup.per_result else ())
 
 

@@ -53,23 +53,23 @@ def test_one_and_two_workers_give_the_same_rows(tmp_path):
     assert len((tmp_path / "two.jsonl").read_text().splitlines()) == 25
 
 
-def _slow_or_dying(path, **kwargs):
+def _slow_or_dying(data, source, **kwargs):
     """Stands in for the pipeline inside forked workers: one file hangs, one kills its worker."""
-    name = Path(path).name
+    name = Path(source).name
     if name.startswith("hang"):
         time.sleep(120)
     if name.startswith("crash"):
         os._exit(3)
-    return _REAL(path, **kwargs)
+    return _REAL(data, source, **kwargs)
 
 
-_REAL = pipeline.safe_read_and_extract
+_REAL = pipeline.safe_read_and_extract_bytes
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on fork to carry the stand-in into workers")
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_hanging_file_and_a_dying_worker_cost_one_row_each(tmp_path, monkeypatch, workers):
-    monkeypatch.setattr(pipeline, "safe_read_and_extract", _slow_or_dying)
+    monkeypatch.setattr(pipeline, "safe_read_and_extract_bytes", _slow_or_dying)
     files = _reports(tmp_path / "in", 6)
     for name in ("hang.txt", "crash.txt"):
         shutil.copy(files[0], tmp_path / "in" / name)
@@ -86,7 +86,7 @@ def test_a_hanging_file_and_a_dying_worker_cost_one_row_each(tmp_path, monkeypat
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on fork to carry the stand-in into workers")
 def test_on_a_dask_worker_a_hanging_or_crashing_file_costs_its_row_not_the_worker(tmp_path, monkeypatch):
     """What a Dask task runs, called here directly: the file is read in a child process."""
-    monkeypatch.setattr(pipeline, "safe_read_and_extract", _slow_or_dying)
+    monkeypatch.setattr(pipeline, "safe_read_and_extract_bytes", _slow_or_dying)
     good = _reports(tmp_path / "in", 1)[0]
     for name in ("hang.txt", "crash.txt"):
         shutil.copy(good, tmp_path / "in" / name)
