@@ -725,6 +725,15 @@ def _automaton(words: dict[str, list[tuple[str, bool]]]):
     return automaton
 
 
+@functools.lru_cache(maxsize=1024)
+def _by_string(anchors: frozenset[Anchor]) -> dict[str, tuple[tuple[int, int], ...]]:
+    """An anchor set as string -> the (least, most) places it may have in a match."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for string, least, most in sorted(anchors):
+        out.setdefault(string, []).append((least, most))
+    return {string: tuple(ranges) for string, ranges in out.items()}
+
+
 class Places:
     """A text's atom places, asked per rule: where its prefixes start, whether its needs occur."""
 
@@ -742,16 +751,19 @@ class Places:
 
     def _every_start(self, anchors: frozenset[Anchor], at_start: bool) -> list[int]:
         found: list[int] = [0] if at_start else []
-        for string, least, most in anchors:
-            spots = self._places.get(string)
-            if not spots:
-                continue
-            chosen = spots[bisect.bisect_left(spots, least):]
-            if least == most:
-                found.extend(spot - least for spot in chosen)
-            else:
-                for spot in chosen:
-                    found.extend(range(max(0, spot - most), spot - least + 1))
+        by_string = _by_string(anchors)
+        for string in by_string.keys() & self._places.keys():  # most of a set's strings are absent
+            spots = self._places[string]
+            for least, most in by_string[string]:
+                if least == most == 0:
+                    found.extend(spots)
+                    continue
+                chosen = spots[bisect.bisect_left(spots, least):]
+                if least == most:
+                    found.extend(spot - least for spot in chosen)
+                else:
+                    for spot in chosen:
+                        found.extend(range(max(0, spot - most), spot - least + 1))
         return sorted(set(found))
 
     def spots(self, string: str) -> list[int]:
