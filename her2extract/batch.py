@@ -371,7 +371,7 @@ def write_naaccr_xml(csv_path: Path) -> Path:
 # --- the run ---------------------------------------------------------------------------------
 
 def run_batch(
-    files: Iterable[Path], output: Path, *, jsonl: Path | None = None, workers: int | None = None,
+    files: Iterable[str | Path], output: Path, *, jsonl: Path | None = None, workers: int | None = None,
     timeout: float = DEFAULT_TIMEOUT, resume: bool = False, ocr: str = "auto",
     patterns: str | None = None, on_done: Callable[[FileResult | None], None] | None = None,
     scheduler: str | None = None, fmt: str = "csv", per_result: Path | None = None,

@@ -222,3 +222,24 @@ def _no_pattern_cache_leak():
 
     yield
     default_matcher.cache_clear()
+
+
+def test_folders_give_their_report_files_in_path_order(tmp_path):
+    """Folders are walked recursively for .pdf/.txt files (any case), in the order Path objects
+    sort in (part by part, so "a/z.txt" before "a-b/x.txt"), not into links to folders; a file
+    named on the command line is taken as it is."""
+    from her2extract.cli import iter_inputs
+
+    for name in ("a/z.txt", "a-b/x.txt", "a/deep/y.PDF", "b.txt", "notes.md", "a/.hidden.txt"):
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / name).write_text("x")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "linked.txt").write_text("x")
+    (tmp_path / "in" / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "in" / "named.md").write_text("x")
+    found = list(iter_inputs([tmp_path / "in", tmp_path / "in" / "named.md"]))
+    assert all(isinstance(f, str) for f in found)
+    assert [Path(f).relative_to(tmp_path / "in").as_posix() for f in found] == [
+        "a/.hidden.txt", "a/deep/y.PDF", "a/z.txt", "a-b/x.txt", "b.txt", "named.md"]
+    assert found[:-1] == [str(p) for p in sorted(
+        p for p in (tmp_path / "in").rglob("*") if p.is_file() and p.suffix.lower() in {".txt", ".pdf"})]
