@@ -105,6 +105,7 @@ class Matcher:
         self._token_rules = tuple(r for r in self.value_rules if r.kind == "tokens")
         self._nlp = None
         self._spacy_matcher = None
+        self._spacy_lock = threading.Lock()
         self._token_gates: list[tuple[regex.Pattern | None, frozenset[str] | None]] | None = None
         # what was worked out for the text in hand, per thread (the web server shares a matcher)
         self._per_text = threading.local()
@@ -233,7 +234,11 @@ class Matcher:
                    for gate, needs in self._token_gates)
 
     def _load_spacy(self) -> None:
-        if self._spacy_matcher is None and self._token_rules:
+        if self._spacy_matcher is not None or not self._token_rules:
+            return
+        with self._spacy_lock:  # two threads (the web server's uploads) load it once
+            if self._spacy_matcher is not None:
+                return
             import spacy
             from spacy.matcher import Matcher as SpacyMatcher
 
@@ -241,18 +246,21 @@ class Matcher:
             matcher = SpacyMatcher(self._nlp.vocab, validate=True)
             for rule in self._token_rules:
                 matcher.add(rule.id, [list(rule.pattern)])
-            self._spacy_matcher = matcher
             self._nlp.make_doc("HER2 2+")  # the tokenizer builds its caches on first use
+            self._spacy_matcher = matcher
 
     def _token_findings(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Finding]:
         self._load_spacy()
         end = len(text) if end is None else end
-        doc = self._nlp.make_doc(text[start:end])
         by_id = {r.id: r for r in self._token_rules}
-        for match_id, first, last in self._spacy_matcher(doc):
-            rule = by_id[self._nlp.vocab.strings[match_id]]
-            span = doc[first:last]
-            yield from _span_findings(rule, text, start + span.start_char, start + span.end_char)
+        # spaCy's tokenizer and matcher keep caches that are not made for two threads at once
+        # (the web server reads uploads in threads with one matcher): one at a time
+        with self._spacy_lock:
+            doc = self._nlp.make_doc(text[start:end])
+            spans = [(self._nlp.vocab.strings[match_id], doc[first:last].start_char, doc[first:last].end_char)
+                     for match_id, first, last in self._spacy_matcher(doc)]
+        for rule_id, first_char, end_char in spans:
+            yield from _span_findings(by_id[rule_id], text, start + first_char, start + end_char)
 
     # --- structure ----------------------------------------------------------------------
     def regions(self, text: str) -> dict[str, list[tuple[int, int]]]:

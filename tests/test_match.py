@@ -155,3 +155,21 @@ def test_the_line_gate_is_worked_out_once_per_text_not_once_per_window(monkeypat
         counts.append(len(calls))
     assert counts[0] > 0, "the line gate was never used: the test no longer tests it"
     assert counts[0] == counts[1]
+
+
+def test_threads_take_turns_with_spacy():
+    """The web server reads uploads in threads with one matcher; spaCy's tokenizer and matcher
+    are used by one thread at a time (while another holds them, a thread waits)."""
+    import threading
+
+    matcher = Matcher(default_matcher().rules)
+    matcher.prepare()
+    text = "HER2 IHC score: 2 + equivocal"
+    found: list = []
+    with matcher._spacy_lock:
+        reader = threading.Thread(target=lambda: found.extend(matcher._token_findings(text)))
+        reader.start()
+        reader.join(timeout=1.0)
+        assert reader.is_alive(), "the thread used spaCy while another held it"
+    reader.join(timeout=30)
+    assert [(f.field, f.raw) for f in found] == [("her2_ihc_score", "2 +")]
