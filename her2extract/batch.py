@@ -483,17 +483,26 @@ def _failure(path: str, exc: BaseException, timeout: float, with_json: bool, fmt
     return failed_result(path, f"internal error: {type(exc).__name__}", with_json, fmt)
 
 
+def local_cluster(workers: int):
+    """A Dask LocalCluster of `workers` one-thread processes whose workers may start children
+    (process_file_guarded's time limit needs them)."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    # set only while the workers start (each nanny keeps the configuration it started with),
+    # so the caller's configuration is left as it was
+    with dask.config.set({"distributed.worker.daemon": False}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                            dashboard_address=None, silence_logs=logging.ERROR)
+
+
 def _run_dask(todo, scheduler, workers, setup, timeout, record) -> None:
     """The same per-file function mapped over a Dask cluster; results stream back as they finish."""
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, as_completed
 
     cluster = None
     if scheduler == "local":
-        import dask
-
-        dask.config.set({"distributed.worker.daemon": False})  # workers may then start children
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        cluster = local_cluster(workers)
         client = Client(cluster)
     else:
         client = Client(scheduler)

@@ -200,3 +200,22 @@ def test_per_result_rows_keep_every_specimen_and_survive_resume(tmp_path, sample
     progress.write_text("".join(progress.read_text().splitlines(keepends=True)[:2]))
     run_batch([report, *other], out, workers=1, per_result=results, resume=True)
     assert sorted(results.read_text().splitlines()) == full
+
+
+def test_dask_local_workers_may_start_children_and_leave_the_configuration_as_it_was():
+    """--dask local starts non-daemonic workers (so each reads its files in a child process
+    with a time limit), without leaving that setting in the caller's Dask configuration."""
+    import multiprocessing
+
+    import dask
+    from distributed import Client
+
+    before = dask.config.get("distributed.worker.daemon")
+    cluster = batch.local_cluster(1)
+    try:
+        with Client(cluster) as client:
+            daemonic = client.run(lambda: multiprocessing.current_process().daemon)
+    finally:
+        cluster.close()
+    assert list(daemonic.values()) == [False]
+    assert dask.config.get("distributed.worker.daemon") == before
