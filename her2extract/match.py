@@ -355,11 +355,11 @@ class Matcher:
     def _scan(self, rule: Rule, text: str, lo: int = 0, hi: int | None = None) -> Iterator[regex.Match]:
         """`rule.pattern.finditer(text, lo, hi)`, tried only where the rule's literals allow."""
         hi = len(text) if hi is None else hi
-        if not self._may_match(rule, text, lo, hi):
-            return iter(())
+        places = self._places(text)
         lit = self._literals.get(rule.id)
-        places = self._places(text) if lit is not None and lit.anchors else None
-        if places is not None:
+        if places is not None and lit is not None and lit.needs and not places.any_within(lit.needs, lo, hi):
+            return iter(())  # (what _may_match says, without asking twice)
+        if places is not None and lit is not None and lit.anchors:
             starts = self._starting(rule, text, places.starts(lit.anchors, lo, hi, lit.at_start))
             if len(starts) * ANCHOR_COST < hi - lo:
                 return _anchored_matches(rule.pattern, text, starts, hi, rule.timeout)
@@ -498,7 +498,8 @@ def _anchored_matches(pattern: regex.Pattern, text: str, starts: list[int], endp
     for start in starts:
         if start < end:
             continue
-        m = pattern.match(text, start, endpos, timeout=timeout)
+        # (no keyword when there is no limit: the bundled rules' tries, hundreds a report)
+        m = pattern.match(text, start, endpos) if timeout is None else pattern.match(text, start, endpos, timeout=timeout)
         if m is not None:
             end = m.end() if m.end() > start else start + 1
             yield m
