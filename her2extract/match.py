@@ -394,8 +394,9 @@ class Matcher:
             places = self._places(text) if lit is not None and lit.anchors else None
             behind = self._lead_behind.get(rule.lead.pattern)
             if places is not None:  # where the lead matches = where it matches at one of its anchors' places
+                lead = rule.lead.match if rule.timeout is None else functools.partial(rule.lead.match, timeout=rule.timeout)
                 starts: Iterable[int] = (p for p in places.starts(lit.anchors, 0, len(text), lit.at_start)
-                                         if rule.lead.match(text, p, timeout=rule.timeout))
+                                         if lead(text, p))
             elif behind is not None:  # just after each match of what its lookbehinds look for
                 at_start, patterns = behind
                 found = {m.end() for p in patterns for m in p.finditer(text, overlapped=True, timeout=DEFAULT_TIMEOUT)}
