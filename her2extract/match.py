@@ -326,16 +326,19 @@ class Matcher:
         if breaks is None and lit.lines is not None:
             breaks = cached["breaks"] = [m.start() for m in _LINE_BREAK.finditer(text)]
         spans = []
+        places, lines, width = cached["places"], lit.lines, lit.width
         for string in lit.needs:
-            size = length(string)
-            for q in cached["places"].spots(string):
-                lo = 0
-                if lit.lines is not None:
-                    before = bisect.bisect_left(breaks, q) - lit.lines - 1  # the break a match cannot cross
-                    lo = breaks[before] + 1 if before >= 0 else 0
-                if lit.width is not None:
-                    lo = max(lo, q + size - lit.width)
-                spans.append((lo, q + 1))
+            spots = places.spots(string)
+            if not spots:
+                continue
+            if lines is None:  # the width alone
+                back = width - length(string)
+                spans.extend((q - back, q + 1) for q in spots)
+                continue
+            for q in spots:
+                before = bisect.bisect_left(breaks, q) - lines - 1  # the break a match cannot cross
+                lo = breaks[before] + 1 if before >= 0 else 0
+                spans.append((lo if width is None else max(lo, q + length(string) - width), q + 1))
         reach[key] = _union([spans])
         return reach[key]
 
