@@ -35,8 +35,9 @@ MAX_MENTIONS = 500
 LINE_SNAP = 200  # a window's edge moves to the line's end or start only if that is this close
 # A rule with anchors (literals.py) is tried at their places instead of scanned for when it has fewer
 # places than one per this many characters (a try at one place costs about as much as a scan
-# over this many characters).
-ANCHOR_COST = 48
+# over this many characters). Counted with benchmarks/instructions.py: 48 -> 16 took 4 % off a
+# synthetic report and 5 % off the dev reports; 8 gave the same as 16, 96 was 10 % worse.
+ANCHOR_COST = 16
 PREPARE_AFTER = 8  # texts a matcher reads before it sets up the prefilter by itself (see prepare)
 # With more places to try than this, a rule whose matches hold few line breaks is tried only
 # where one of its needed strings follows within that many lines (see Matcher._starting).
