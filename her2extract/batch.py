@@ -430,9 +430,9 @@ def run_batch(
 
 
 def _start_pool(workers: int, setup: WorkerSetup):
-    """A pebble pool of `workers` processes. The rules and spaCy are loaded here first, once:
-    the workers are forked from this process (Linux) and start with them in place instead of
-    each paying the second or so it takes."""
+    """A pebble pool of `workers` processes. The rules and their prefilter are loaded here
+    first, once: the workers are forked from this process (Linux) and start with them in place
+    instead of each paying the second or so it takes (spaCy: see init_worker)."""
     from pebble import ProcessPool
 
     init_worker(setup)

@@ -707,7 +707,7 @@ class Atoms:
                 start = end - size + 1
                 for key in anywhere:
                     places[key].append(start)
-                if word_start and (start == 0 or text[start - 1] not in _ASCII_WORD):  # _at_word_start, inlined
+                if word_start and _at_word_start(text, start):
                     for key in word_start:
                         places[key].append(start)
         return places

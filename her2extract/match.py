@@ -336,10 +336,11 @@ class Matcher:
                 back = width - length(string)
                 spans.extend((q - back, q + 1) for q in spots)
                 continue
+            size = length(string)
             for q in spots:
                 before = bisect.bisect_left(breaks, q) - lines - 1  # the break a match cannot cross
                 lo = breaks[before] + 1 if before >= 0 else 0
-                spans.append((lo if width is None else max(lo, q + length(string) - width), q + 1))
+                spans.append((lo if width is None else max(lo, q + size - width), q + 1))
         reach[key] = _union([spans])
         return reach[key]
 
@@ -350,19 +351,13 @@ class Matcher:
             store.text, store.cache = text, {}
         return store.cache
 
-    def _may_match(self, rule: Rule, text: str, lo: int, hi: int) -> bool:
-        """False when [lo, hi) lacks every string a match of the rule must contain."""
-        places = self._places(text)
-        lit = self._literals.get(rule.id)
-        return places is None or lit is None or not lit.needs or places.any_within(lit.needs, lo, hi)
-
     def _scan(self, rule: Rule, text: str, lo: int = 0, hi: int | None = None) -> Iterator[regex.Match]:
         """`rule.pattern.finditer(text, lo, hi)`, tried only where the rule's literals allow."""
         hi = len(text) if hi is None else hi
         places = self._places(text)
         lit = self._literals.get(rule.id)
-        if places is not None and lit is not None and lit.needs and not places.any_within(lit.needs, lo, hi):
-            return iter(())  # (what _may_match says, without asking twice)
+        if not _may_match(places, lit, lo, hi):
+            return iter(())
         if places is not None and lit is not None and lit.anchors:
             starts = self._starting(rule, text, places.starts(lit.anchors, lo, hi, lit.at_start))
             if len(starts) * ANCHOR_COST < hi - lo:
@@ -372,7 +367,7 @@ class Matcher:
     def _lead_matches(self, rule: Rule, text: str, limit: int | None = None) -> Iterator[regex.Match]:
         """A lead rule's matches, tried only where its leading macro matches (the first `limit`
         places), and not at all in a text that lacks every string a match needs."""
-        if not self._may_match(rule, text, 0, len(text)):
+        if not _may_match(self._places(text), self._literals.get(rule.id), 0, len(text)):
             return iter(())
         starts = self._starting(rule, text, self._lead_starts(rule, text, limit))
         return _anchored_matches(rule.pattern, text, starts, timeout=rule.timeout)
@@ -398,7 +393,7 @@ class Matcher:
             places = self._places(text) if lit is not None and lit.anchors else None
             behind = self._lead_behind.get(rule.lead.pattern)
             if places is not None:  # where the lead matches = where it matches at one of its anchors' places
-                lead = rule.lead.match if rule.timeout is None else functools.partial(rule.lead.match, timeout=rule.timeout)
+                lead = _match_function(rule.lead, rule.timeout)
                 starts: Iterable[int] = (p for p in places.starts(lit.anchors, 0, len(text), lit.at_start)
                                          if lead(text, p))
             elif behind is not None:  # just after each match of what its lookbehinds look for
@@ -455,6 +450,19 @@ class Matcher:
         return out
 
 
+def _may_match(places: Places | None, lit: Literals | None, lo: int, hi: int) -> bool:
+    """False when [lo, hi) lacks every string a match of the rule must contain (None: no
+    prefilter for this text, or nothing known of the rule)."""
+    return places is None or lit is None or not lit.needs or places.any_within(lit.needs, lo, hi)
+
+
+def _match_function(pattern: regex.Pattern, timeout: float | None):
+    """`pattern.match`, with `timeout` bound when there is one: without a limit (the bundled
+    rules' tries, hundreds a report) the call skips the keyword argument, which costs about as
+    much as a short try."""
+    return pattern.match if timeout is None else functools.partial(pattern.match, timeout=timeout)
+
+
 def _token_rule_gate(rule: Rule) -> tuple[regex.Pattern | None, frozenset[str] | None]:
     """What a token rule's match must hold: its token pattern's regex (on lower-cased text),
     and one of the strings its value pattern needs (lower-cased); None where nothing is known."""
@@ -500,11 +508,11 @@ def _anchored_matches(pattern: regex.Pattern, text: str, starts: list[int], endp
     """
     end = -1
     endpos = len(text) if endpos is None else endpos
+    match = _match_function(pattern, timeout)
     for start in starts:
         if start < end:
             continue
-        # (no keyword when there is no limit: the bundled rules' tries, hundreds a report)
-        m = pattern.match(text, start, endpos) if timeout is None else pattern.match(text, start, endpos, timeout=timeout)
+        m = match(text, start, endpos)
         if m is not None:
             end = m.end() if m.end() > start else start + 1
             yield m
