@@ -737,8 +737,9 @@ def _by_string(anchors: frozenset[Anchor]) -> dict[str, tuple[tuple[int, int], .
 class Places:
     """A text's atom places, asked per rule: where its prefixes start, whether its needs occur."""
 
-    def __init__(self, places: dict[str, list[int]]) -> None:
-        self._places = places
+    def __init__(self, places: dict[str, list[int]], size: int | None = None) -> None:
+        self._places = places  # only strings that occur have a key
+        self._size = size  # the text's length, when known
         self._starts: dict[tuple[frozenset[Anchor], bool], list[int]] = {}  # rules share anchor sets
 
     def starts(self, anchors: frozenset[Anchor], lo: int, hi: int, at_start: bool = False) -> list[int]:
@@ -772,6 +773,8 @@ class Places:
 
     def any_within(self, strings: frozenset[str], lo: int, hi: int) -> bool:
         """Whether one of `strings` lies wholly inside [lo, hi)."""
+        if self._size is not None and lo <= 0 and hi >= self._size:  # the whole text: any at all
+            return not self._places.keys().isdisjoint(strings)
         for string in strings:
             spots = self._places.get(string)
             if spots:

@@ -285,7 +285,7 @@ class Matcher:
             if self._texts_seen == PREPARE_AFTER:
                 self._set_up_prefilter()
             low = lowered(text) if self._atoms.strings else None
-            cached["places"] = Places(self._atoms.find(text, low)) if low is not None else None
+            cached["places"] = Places(self._atoms.find(text, low), len(text)) if low is not None else None
             cached["low"] = low
         return cached["places"]
 
@@ -419,6 +419,8 @@ class Matcher:
 
     def part_facts(self, text: str, parts: list[Part]) -> dict[str, PartFacts]:
         """Side and largest tumour size stated under each part label (all its stretches)."""
+        if not parts:  # a statement counts only under a label: with none, nothing to look for
+            return {}
         sides: dict[str, str] = {}
         sizes: dict[str, float] = {}
         for rule in self.specimen_rules:
@@ -577,6 +579,26 @@ def _marker_rules() -> tuple[Rule, ...]:
     from .rules import load_rules
 
     return tuple(r for r in load_rules() if r.file == "markers")
+
+
+class Cues:
+    """A text's assertion triggers, asked for those that can bear on one mention.
+
+    A cue bears on a mention only within its window before or after it, and a terminator only
+    between the two; so no trigger that starts farther than the widest window plus the
+    longest trigger from the mention can change nearest_trigger's answer or _cue_inside's.
+    """
+
+    def __init__(self, triggers: list[Trigger]) -> None:
+        self._triggers = sorted(triggers, key=lambda t: t.start)  # stable: ties keep their order
+        self._starts = [t.start for t in self._triggers]
+        self._reach = max((t.window + t.end - t.start for t in self._triggers), default=0)
+
+    def near(self, start: int, end: int) -> list[Trigger]:
+        """The triggers, in order, that may lie in scope of the mention [start, end)."""
+        lo = bisect.bisect_left(self._starts, start - self._reach)
+        hi = bisect.bisect_right(self._starts, end + self._reach)
+        return self._triggers[lo:hi]
 
 
 def nearest_trigger(

@@ -8,7 +8,7 @@ from collections import defaultdict
 from typing import Callable, Iterable
 
 from .errors import NormalizationError
-from .match import Finding, Trigger, assertion_at, nearest_trigger
+from .match import Cues, Finding, Trigger, assertion_at, nearest_trigger
 from .model import (
     Assertion, Evidence, Her2Record, IhcScore, Intensity, IshMethod, IshResult, Mention,
     PartFacts, Percent, Site, Status, plain_number,
@@ -305,6 +305,7 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
     mentions: list[Mention] = []
     warnings: list[str] = []
     text = ctx.clean.text
+    cues = Cues(ctx.triggers)
     for f in findings:
         try:
             value = normalize_value(f.field, f.raw)
@@ -315,14 +316,15 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
         section = ctx.section_at(f.match_start)
         if section in NON_RESULT_SECTIONS and f.field not in ("site", "procedure"):  # gross text names the organ
             continue
-        assertion, _ = assertion_at(f.match_start, f.match_end, ctx.triggers)
+        near = cues.near(f.match_start, f.match_end)
+        assertion, _ = assertion_at(f.match_start, f.match_end, near)
         if assertion is Assertion.PRESENT:
-            assertion = _cue_inside(f, ctx.triggers)
+            assertion = _cue_inside(f, near)
         if assertion is Assertion.PENDING and value is Status.PENDING:
             assertion = Assertion.PRESENT  # "HER2 is pending; the result will follow" says it twice
         if assertion is Assertion.PRESENT and section in HISTORY_SECTIONS:
             assertion = Assertion.HISTORICAL
-        in_situ = nearest_trigger(f.match_start, f.match_end, ctx.triggers, IN_SITU_KINDS) is not None
+        in_situ = nearest_trigger(f.match_start, f.match_end, near, IN_SITU_KINDS) is not None
         page, p_start, p_end = ctx.clean.locate(f.start, f.end)
         evidence = Evidence(
             field=f.field, rule_id=f.rule_id, text=text[f.start:f.end], start=f.start, end=f.end,

@@ -199,6 +199,17 @@ def test_atoms_find_every_occurrence_and_places_answer_by_range():
     assert not places.any_within(frozenset({"her2"}), 1, 11)  # the second one ends at 12
 
 
+def test_places_that_know_the_text_length_answer_the_same_for_the_whole_text():
+    text = "her2 er\nher2"
+    found = Atoms(["er", "her2", "\n", "pr"]).find(text, lowered(text))
+    sized, unsized = Places(found, len(text)), Places(found)
+    for strings in ({"her2"}, {"pr"}, {"pr", "\n"}, set()):
+        for lo, hi in ((0, len(text)), (0, 99), (-5, len(text)), (1, len(text)), (0, 3)):
+            assert sized.any_within(frozenset(strings), lo, hi) == unsized.any_within(frozenset(strings), lo, hi)
+    assert sized.any_within(frozenset({"pr", "\n"}), 0, len(text))
+    assert not sized.any_within(frozenset({"pr"}), 0, len(text))
+
+
 def test_atoms_honour_exact_case_and_word_starts():
     text = "ER 5%; other: er. PR 0; xPR"
     places = Places(Atoms([E + "ER", "er", W + "er", W + E + "PR"]).find(text, lowered(text)))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import regex
 
 from her2extract import match as match_module
@@ -173,3 +175,40 @@ def test_threads_take_turns_with_spacy():
         assert reader.is_alive(), "the thread used spaCy while another held it"
     reader.join(timeout=30)
     assert [(f.field, f.raw) for f in found] == [("her2_ihc_score", "2 +")]
+
+
+# --- Cues: the triggers that can bear on one mention ------------------------------------------
+_KINDS = ("negated", "pending", "historical", "hypothetical", "boilerplate", "in_situ", "terminate")
+
+
+@st.composite
+def _triggers(draw):
+    out = []
+    for n in range(draw(st.integers(0, 12))):
+        start = draw(st.integers(0, 400))
+        kind = draw(st.sampled_from(_KINDS))
+        stops = draw(st.sampled_from([(), ("historical",), ("pending", "negated")])) if kind == "terminate" else ()
+        out.append(match_module.Trigger(f"r{n}", kind, draw(st.sampled_from(["backward", "forward", "both"])),
+                                        draw(st.integers(0, 160)), start, start + draw(st.integers(0, 40)), stops))
+    return sorted(out, key=lambda t: t.start)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_triggers(), st.integers(0, 450), st.integers(1, 60))
+def test_cues_near_keeps_every_trigger_that_can_decide(triggers, start, length):
+    """Asked about the triggers near a mention only, nearest_trigger gives what it gives when
+    asked about all of them (a `near` that dropped one in reach fails this)."""
+    end = start + length
+    near = match_module.Cues(triggers).near(start, end)
+    assert all(t in triggers for t in near)
+    for kinds in (match_module.ASSERTION_KINDS, frozenset({"in_situ"})):
+        assert match_module.nearest_trigger(start, end, near, kinds) == \
+            match_module.nearest_trigger(start, end, triggers, kinds)
+    inside = [t for t in triggers if start <= t.start and t.end <= end]
+    assert all(t in near for t in inside)
+
+
+def test_cues_near_leaves_out_triggers_beyond_every_window():
+    far = match_module.Trigger("far", "negated", "both", 10, 1000, 1005)
+    close = match_module.Trigger("close", "negated", "both", 10, 95, 99)
+    assert match_module.Cues([far, close]).near(100, 110) == [close]
