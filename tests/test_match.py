@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import regex
 
 from her2extract import match as match_module
 from her2extract.ingest import read_document
