@@ -741,6 +741,7 @@ class Places:
         self._places = places  # only strings that occur have a key
         self._size = size  # the text's length, when known
         self._starts: dict[tuple[frozenset[Anchor], bool], list[int]] = {}  # rules share anchor sets
+        self._present: dict[frozenset[Anchor], list[tuple[list[int], tuple[tuple[int, int], ...]]]] = {}
 
     def starts(self, anchors: frozenset[Anchor], lo: int, hi: int, at_start: bool = False) -> list[int]:
         """Sorted places in [lo, hi) where a match can start, by where the anchors' strings are."""
@@ -765,6 +766,21 @@ class Places:
                 else:
                     for spot in chosen:
                         found.extend(range(max(0, spot - most), spot - least + 1))
+        return sorted(set(found))
+
+    def starts_within(self, anchors: frozenset[Anchor], lo: int, hi: int, at_start: bool = False) -> list[int]:
+        """starts(), worked out for [lo, hi) alone (for short stretches asked once: a relaxed
+        gap's check for stop phrases, where a big anchor set's every place would cost more)."""
+        present = self._present.get(anchors)
+        if present is None:  # the set's strings this text holds, once per text
+            by_string = _by_string(anchors)
+            present = self._present[anchors] = [(self._places[s], by_string[s])
+                                                for s in by_string.keys() & self._places.keys()]
+        found: list[int] = [0] if at_start and lo <= 0 < hi else []
+        for spots, ranges in present:
+            for least, most in ranges:
+                for spot in spots[bisect.bisect_left(spots, lo + least):bisect.bisect_left(spots, hi + most)]:
+                    found.extend(range(max(lo, 0, spot - most), min(hi, spot - least + 1)))
         return sorted(set(found))
 
     def spots(self, string: str) -> list[int]:

@@ -14,6 +14,7 @@ from typing import Iterable, Iterator
 
 import regex
 
+from .gaps import Relaxed, relax
 from .literals import Atoms, Literals, Places, behind_form, length, literals, lowered, prefix_gate, tags, token_gate
 from .model import Assertion, PartFacts
 from .rules import DEFAULT_TIMEOUT, FIELD_ALIASES, Rule
@@ -119,6 +120,7 @@ class Matcher:
         self._lead_behind: dict[str, tuple[bool, tuple[regex.Pattern, ...]]] = {}
         self._atoms = Atoms(())
         self._prefixes: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._relaxed: dict[str, Relaxed] = {}  # rules with tempered gaps, relaxed (gaps.py)
 
     def prepare(self, spacy: bool = True) -> None:
         """Do now what the matcher would otherwise do on its way: analyse the rules for the
@@ -142,7 +144,9 @@ class Matcher:
             form = behind_form(lead) if not lit.anchors else None
             if form is not None:
                 self._lead_behind[lead] = (form[0], tuple(regex.compile(b, regex.VERSION0) for b in form[1]))
-        self._atoms = Atoms(s for lit in (*self._literals.values(), *self._lead_literals.values())
+        self._relaxed = {r.id: loose for r in rules if r.kind == "regex" for loose in [relax(r.source)] if loose}
+        stops = [gap.stop_literals for loose in self._relaxed.values() for gap in loose.gaps]
+        self._atoms = Atoms(s for lit in (*self._literals.values(), *self._lead_literals.values(), *stops)
                             for s in lit.strings)
         self._prefixes = {rule_id: prefix_gate(lit.prefix) for rule_id, lit in self._literals.items() if lit.prefix}
 
@@ -361,8 +365,69 @@ class Matcher:
         if places is not None and lit is not None and lit.anchors:
             starts = self._starting(rule, text, places.starts(lit.anchors, lo, hi, lit.at_start))
             if len(starts) * ANCHOR_COST < hi - lo:
-                return _anchored_matches(rule.pattern, text, starts, hi, rule.timeout)
+                return _anchored_matches(rule.pattern, text, starts, hi, match=self._try_function(rule, rule.timeout))
+        loose = self._relaxed.get(rule.id)
+        if loose is not None and places is not None:
+            return self._relaxed_scan(rule, loose, text, lo, hi)
         return rule.pattern.finditer(text, lo, hi, timeout=DEFAULT_TIMEOUT)
+
+    def _try_function(self, rule: Rule, timeout: float | None):
+        """How the rule is tried at one place, as `f(text, pos, endpos)`: its pattern's match, or
+        for a rule with tempered gaps, the relaxed pattern's match when no stop phrase starts
+        in a gap of it, else the pattern's own (the same result, found faster: gaps.py)."""
+        original = _match_function(rule.pattern, timeout)
+        loose = self._relaxed.get(rule.id)
+        if loose is None:
+            return original
+        relaxed = _match_function(loose.pattern, timeout)
+
+        def attempt(text: str, pos: int, endpos: int) -> regex.Match | None:
+            m = relaxed(text, pos, endpos)
+            if m is None or not self._stopped(loose, text, m, endpos, timeout):
+                return m
+            return original(text, pos, endpos)
+
+        return attempt
+
+    def _relaxed_scan(self, rule: Rule, loose: Relaxed, text: str, lo: int, hi: int) -> Iterator[regex.Match]:
+        """`rule.pattern.finditer(text, lo, hi)` for a rule with relaxed gaps: the relaxed pattern
+        finds the leftmost place either can match (it matches wherever the rule does); there the
+        rule's match is the relaxed one when no stop phrase starts in its gaps, else the rule is
+        tried itself. A relaxed pattern never matches empty text (gaps.relax)."""
+        pos = lo
+        while pos < hi:
+            m = loose.pattern.search(text, pos, hi, timeout=DEFAULT_TIMEOUT)
+            if m is None:
+                return
+            if self._stopped(loose, text, m, hi, DEFAULT_TIMEOUT):
+                start = m.start()
+                m = rule.pattern.match(text, start, hi, timeout=DEFAULT_TIMEOUT)
+                if m is None:
+                    pos = start + 1
+                    continue
+            yield m
+            pos = m.end()
+
+    def _stopped(self, loose: Relaxed, text: str, m: regex.Match, endpos: int, timeout: float | None) -> bool:
+        """Whether a gap of a relaxed match holds a place where its stop phrase matches (as the
+        tempered gap's look-ahead would see it: up to `endpos`). Only places the phrase's literals
+        allow are tried; with none known, every place of the gap."""
+        places = self._places(text)
+        for gap in loose.gaps:
+            a, b = m.span(gap.name)
+            if a >= b:  # not in this match, or empty
+                continue
+            lit = gap.stop_literals
+            spots: Iterable[int] = range(a, b)
+            if places is not None and lit.anchors:
+                spots = places.starts_within(lit.anchors, a, b, lit.at_start)
+            elif places is not None and lit.needs and lit.width is not None \
+                    and not places.any_within(lit.needs, a, b - 1 + lit.width):
+                continue  # no needed string where a stop phrase starting in the gap would hold it
+            stop = _match_function(gap.stop, timeout)
+            if any(stop(text, q, endpos) is not None for q in spots):
+                return True
+        return False
 
     def _lead_matches(self, rule: Rule, text: str, limit: int | None = None) -> Iterator[regex.Match]:
         """A lead rule's matches, tried only where its leading macro matches (the first `limit`
@@ -370,7 +435,7 @@ class Matcher:
         if not _may_match(self._places(text), self._literals.get(rule.id), 0, len(text)):
             return iter(())
         starts = self._starting(rule, text, self._lead_starts(rule, text, limit))
-        return _anchored_matches(rule.pattern, text, starts, timeout=rule.timeout)
+        return _anchored_matches(rule.pattern, text, starts, match=self._try_function(rule, rule.timeout))
 
     def _heading_matches(self, rule: Rule, text: str) -> Iterator[regex.Match]:
         """A section or part rule's matches: at its anchors' places, else its lead's, else a scan."""
@@ -503,14 +568,15 @@ def _union(groups: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
 
 
 def _anchored_matches(pattern: regex.Pattern, text: str, starts: list[int], endpos: int | None = None,
-                      timeout: float | None = DEFAULT_TIMEOUT) -> Iterator[regex.Match]:
+                      timeout: float | None = DEFAULT_TIMEOUT, match=None) -> Iterator[regex.Match]:
     """A pattern's matches, tried only at `starts` (as finditer would: leftmost first, no overlaps).
 
-    `starts` must hold every place a match can start, in order; `endpos` is finditer's.
+    `starts` must hold every place a match can start, in order; `endpos` is finditer's. `match`,
+    when given, tries the pattern at one place instead of its own `match` (Matcher._try_function).
     """
     end = -1
     endpos = len(text) if endpos is None else endpos
-    match = _match_function(pattern, timeout)
+    match = match or _match_function(pattern, timeout)
     for start in starts:
         if start < end:
             continue

@@ -411,3 +411,13 @@ def test_the_token_gate_test_sees_matches():
     matcher = _tokenizing_matcher()
     for text in ("HER2 IHC score: 2 + equivocal", "HER-2 (IHC) 3+ positive", "ERBB2 3+ ("):
         assert list(matcher._spacy_matcher(matcher._nlp.make_doc(text))), text
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet="her2 \nxp", max_size=60), lo=st.integers(-3, 65), size=st.integers(0, 30),
+       at_start=st.booleans())
+def test_starts_within_a_stretch_equal_starts_there(text, lo, size, at_start):
+    anchors = frozenset({("her2", 0, 0), ("\n", -1, -1), ("er", 1, 3), (W + "p", 0, 2)})
+    places = Places(Atoms(s for s, _, _ in anchors).find(text, lowered(text)), len(text))
+    hi = lo + size
+    assert places.starts_within(anchors, lo, hi, at_start) == places.starts(anchors, lo, hi, at_start)
