@@ -70,14 +70,28 @@ class MappedText:
         self.text = text
         self.index = list(range(len(text))) if index is None else index
 
-    def translate(self, convert: Callable[[str], str]) -> "MappedText":
-        """Replace each character by `convert(char)` (zero, one or more characters)."""
+    def translate(self, convert: Callable[[str], str], changing: regex.Pattern | None = None) -> "MappedText":
+        """Replace each character by `convert(char)` (zero, one or more characters).
+
+        `changing`, when given, matches every character `convert` may change; the others are
+        copied a stretch at a time instead of asked one by one (a report is mostly ASCII).
+        """
         out: list[str] = []
         index: list[int] = []
-        for i, ch in enumerate(self.text):
-            new = convert(ch)
-            out.append(new)
-            index.extend([self.index[i]] * len(new))
+        text, old = self.text, self.index
+        last = 0
+        runs = changing.finditer(text) if changing is not None else [_Whole(len(text))]
+        for run in runs:
+            start, end = run.span()
+            out.append(text[last:start])
+            index.extend(old[last:start])
+            for i in range(start, end):
+                new = convert(text[i])
+                out.append(new)
+                index.extend([old[i]] * len(new))
+            last = end
+        out.append(text[last:])
+        index.extend(old[last:])
         return MappedText("".join(out), index)
 
     def sub(self, pattern: regex.Pattern, replacement: str) -> "MappedText":
@@ -167,6 +181,20 @@ def rejoin_label_columns(mapped: MappedText) -> MappedText:
             pieces.append(text[a:b])
             index.extend(mapped.index[a:b])
     return MappedText("".join(pieces), index)
+
+
+class _Whole:
+    """A stand-in match that covers a whole text (translate without a `changing` pattern)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def span(self) -> tuple[int, int]:
+        return 0, self.size
+
+
+# The characters _convert_char may change: all but ASCII, and four ASCII controls (_CHAR_MAP).
+_CHANGING = regex.compile(r"[^\x00-\x08\x0a\x0e-\x7f]+")
 
 
 def _convert_char(ch: str) -> str:
@@ -305,7 +333,7 @@ def clean_string(
     """Normalize one string (unicode NFKC, dashes, split scores, spaces), keeping offsets."""
     mapped = MappedText(original)
     if not original.isascii() or any(ch in original for ch in "\t\f\v\r"):
-        mapped = mapped.translate(_convert_char)
+        mapped = mapped.translate(_convert_char, _CHANGING)
     if furniture is not None:
         mapped = mapped.sub(furniture, "")
     if _may_hold_page_line(mapped.text):

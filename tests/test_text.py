@@ -310,3 +310,23 @@ def test_rejoined_values_still_point_at_their_original_characters():
 ])
 def test_label_runs_that_are_not_flattened_tables_stay_as_they_are(text):
     assert clean_string(text).text == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab 1\n\t\r\f\v\u00a0\u2013\u2265\u00ad\ufb01\u00b5\u212b\u00e9x%")), max_size=60))
+def test_translate_with_a_changing_pattern_equals_asking_every_character(text):
+    """Copying the stretches `_CHANGING` does not match gives what converting each character
+    one by one gives, text and offset map alike."""
+    from her2extract.text import _CHANGING, MappedText, _convert_char
+
+    fast = MappedText(text).translate(_convert_char, _CHANGING)
+    slow = MappedText(text).translate(_convert_char)
+    assert (fast.text, fast.index) == (slow.text, slow.index)
+
+
+def test_convert_char_changes_only_what_changing_matches():
+    from her2extract.text import _CHANGING, _CHAR_MAP, _convert_char
+
+    unchanged = [chr(c) for c in range(0x3000) if not _CHANGING.fullmatch(chr(c))]
+    assert unchanged and all(_convert_char(ch) == ch for ch in unchanged)
+    assert all(_CHANGING.fullmatch(ch) for ch in _CHAR_MAP)
