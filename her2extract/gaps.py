@@ -88,7 +88,11 @@ def relax(source: str) -> Relaxed | None:
         out.append(source[at:start])
         out.append(f"(?P<{name}>(?:{body}){quantifier})" + (f"(?={guard})" if guard else ""))
         at = end
-        gaps.append(Gap(name, regex.compile(flags + stop, regex.VERSION0), stop_literals(flags, stop)))
+        try:  # alone, a stop phrase may not compile (a reference to a group outside it)
+            phrase = regex.compile(flags + stop, regex.VERSION0)
+        except regex.error:
+            return None
+        gaps.append(Gap(name, phrase, stop_literals(flags, stop)))
     out.append(source[at:])
     try:
         pattern = regex.compile("".join(out), regex.VERSION0)

@@ -43,6 +43,7 @@ def test_relax_turns_each_gap_into_a_named_plain_one_with_a_look_ahead():
     rf"(?:(?!{STOP})[\s\S]){{0,30}}?",  # may match nothing
     rf"HER2(?:(?!{STOP})[\s\S]{{2}}){{0,30}}?\d",  # the gap's step is not one character
     r"HER2\s{0,4}\d",  # no gap at all
+    r"(?P<n>HER2)(?:(?!(?P=n))[\s\S]){0,30}?\d",  # the stop phrase refers to a group outside it
 ])
 def test_relax_leaves_alone_what_it_cannot_check(source):
     assert relax(source) is None
