@@ -65,6 +65,8 @@ class Relaxed:
 
 def relax(source: str) -> Relaxed | None:
     """The relaxed form of a `regex` (VERSION0) pattern, or None when it has no gap to relax."""
+    if _TEMPERED not in source:
+        return None
     flags = _GLOBAL_FLAGS.match(source).group(0)
     if any(ch == "(" and k >= len(flags) and _FLAGS_GROUP.match(source, k) for k, ch, _ in syntax(source)):
         return None  # flags set further on: the stop phrase's own would differ
@@ -176,25 +178,23 @@ def _one_character(body: str) -> bool:
 def _tail(source: str, at: int, ends: dict[int, int]) -> str:
     """What follows `at` in a match, as one pattern: the rest of each alternative `at` lies in,
     from the innermost group out (the groups around a relaxed gap are plain and not repeated)."""
+    bars: dict[int, list[int]] = {}  # a group's opening (-1: the whole pattern) -> its own "|"s
+    opened: list[int] = []
+    for k, ch, _ in syntax(source):
+        if ch == "(":
+            opened.append(k)
+        elif ch == ")":
+            opened.pop()
+        elif ch == "|":
+            bars.setdefault(opened[-1] if opened else -1, []).append(k)
     around = sorted(((a, b) for a, b in ends.items() if a < at < b), reverse=True)  # innermost first
     pieces, pos = [], at
-    for _, b in [*around, (-1, len(source) + 1)]:
+    for a, b in [*around, (-1, len(source) + 1)]:
         close = b - 1  # the group's ")" (or the end of the pattern)
-        stop = next((k for k, ch, depth in syntax(source)
-                     if pos <= k < close and ch == "|" and depth == _depth(source, pos)), close)
+        stop = next((k for k in bars.get(a, ()) if pos <= k < close), close)
         pieces.append(source[pos:stop])
         pos = b
     return "".join(pieces)
-
-
-def _depth(source: str, at: int) -> int:
-    """How many groups are open at `at`."""
-    depth = 0
-    for k, ch, d in syntax(source):
-        if k >= at:
-            break
-        depth = d if ch == "(" else d - 1 if ch == ")" else depth
-    return depth
 
 
 # --- the characters a match can start with ---------------------------------------------------
