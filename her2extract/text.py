@@ -80,9 +80,8 @@ class MappedText:
         index: list[int] = []
         text, old = self.text, self.index
         last = 0
-        runs = changing.finditer(text) if changing is not None else [_Whole(len(text))]
-        for run in runs:
-            start, end = run.span()
+        runs = (m.span() for m in changing.finditer(text)) if changing is not None else [(0, len(text))]
+        for start, end in runs:
             out.append(text[last:start])
             index.extend(old[last:start])
             for i in range(start, end):
@@ -181,16 +180,6 @@ def rejoin_label_columns(mapped: MappedText) -> MappedText:
             pieces.append(text[a:b])
             index.extend(mapped.index[a:b])
     return MappedText("".join(pieces), index)
-
-
-class _Whole:
-    """A stand-in match that covers a whole text (translate without a `changing` pattern)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-
-    def span(self) -> tuple[int, int]:
-        return 0, self.size
 
 
 # The characters _convert_char may change: all but ASCII, and four ASCII controls (_CHAR_MAP).
