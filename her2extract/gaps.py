@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import regex
 
 from .literals import (
+    _REPEATS,
     Literals,
     _c,
     _for_stdlib,
@@ -198,12 +199,11 @@ def _tail(source: str, at: int, ends: dict[int, int]) -> str:
 
 
 # --- the characters a match can start with ---------------------------------------------------
-_CATEGORY = {name: sre for name, sre in (
+# the class escapes the standard parser's categories stand for
+_CATEGORIES = {getattr(_c, name): escape for name, escape in (
     ("CATEGORY_DIGIT", r"\d"), ("CATEGORY_NOT_DIGIT", r"\D"), ("CATEGORY_SPACE", r"\s"),
     ("CATEGORY_NOT_SPACE", r"\S"), ("CATEGORY_WORD", r"\w"), ("CATEGORY_NOT_WORD", r"\W"),
 ) if hasattr(_c, name)}
-_CATEGORIES = {getattr(_c, name): text for name, text in _CATEGORY.items()}
-_REPEATS = tuple(op for op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)) if op)
 
 
 def first_chars(source: str) -> str | None:
