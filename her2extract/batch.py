@@ -4,8 +4,9 @@ One row per input file, always: a file that fails, hangs past ``timeout`` or kil
 becomes an error row, and the run goes on. Rows are written as files finish (in finishing
 order), each as one complete line, so memory stays flat and an interrupted run leaves a
 readable CSV. A sidecar ``OUTPUT.progress`` lists the path and content hash of every file
-whose row is written; ``resume=True`` skips those (when their content is unchanged) and
-finishes the rest.
+whose row is written, and which other outputs (JSONL, per-result rows) hold it;
+``resume=True`` skips those (when their content is unchanged and every output asked for now
+holds them) and finishes the rest.
 """
 
 from __future__ import annotations
@@ -277,34 +278,50 @@ class RowWriter:
                                        encoding="utf-8")
         self.progress_path.write_text("", encoding="utf-8")
 
+    def _extras(self) -> str:
+        """The outputs besides the main one this run writes: "j" JSONL, "r" per-result rows."""
+        return ("j" if self.jsonl else "") + ("r" if self.per_result else "")
+
     def _recover(self, digest: Callable[[str], str]) -> dict[str, str]:
         """Files finished by the killed run: rows whose path is in the progress file with the
-        file's present content hash.
+        file's present content hash, and which every output of this run already holds.
 
-        A row written but not yet in the progress file, a half-written last line, or the row
-        of a file changed since, is dropped and redone.
+        A row written but not yet in the progress file, a half-written last line, the row of a
+        file changed since, or a file whose JSONL line or per-result rows this run asks for but
+        the earlier one did not write (--jsonl added on resuming), is dropped and redone.
         """
+        wanted = self._extras()
         done: dict[str, str] = {}
         for line in self.progress_path.read_text(encoding="utf-8").splitlines():
-            entry = line.split("\t")
-            if len(entry) == 2 and entry[1] and digest(entry[0]) == entry[1]:
+            entry = line.split("\t")  # path, hash, and the extra outputs written for it
+            if len(entry) == 2:  # written before the extras were recorded: the main output only
+                entry.append("")
+            if len(entry) == 3 and entry[1] and all(flag in entry[2] for flag in wanted) \
+                    and digest(entry[0]) == entry[1]:
                 done[entry[0]] = entry[1]
         if self.columns:
-            kept = [r for r in _complete_rows(self.output.read_text(encoding="utf-8")) if r.get("source") in done]
-            present = {r["source"] for r in kept}
-            self.output.write_text(self._header() + "".join(_csv_line(r, self.columns) for r in kept),
-                                   encoding="utf-8")
+            rows = _complete_rows(self.output.read_text(encoding="utf-8"))
+            present = {r.get("source") for r in rows}
         else:
-            present = _keep_ndjson(self.output, done, _bundle_source)
-        done = {k: v for k, v in done.items() if k in present}
+            lines = _ndjson_lines(self.output, _bundle_source)
+            present = {source for source, _ in lines}
         if self.jsonl:
-            _keep_ndjson(self.jsonl, done, _jsonl_source)
+            json_lines = _ndjson_lines(self.jsonl, _jsonl_source)
+            present &= {source for source, _ in json_lines}
+        done = {k: v for k, v in done.items() if k in present}
+        if self.columns:
+            self.output.write_text(self._header() + "".join(_csv_line(r, self.columns) for r in rows
+                                                            if r.get("source") in done), encoding="utf-8")
+        else:
+            self.output.write_text("".join(line for source, line in lines if source in done), encoding="utf-8")
+        if self.jsonl:
+            self.jsonl.write_text("".join(line for source, line in json_lines if source in done), encoding="utf-8")
         if self.per_result:
             text = self.per_result.read_text(encoding="utf-8") if self.per_result.exists() else ""
             kept = [r for r in _complete_rows(text) if r.get("source") in done]
             self.per_result.write_text(_csv_line(dict(zip(RESULT_COLUMNS, RESULT_COLUMNS)), RESULT_COLUMNS)
                                        + "".join(_csv_line(r, RESULT_COLUMNS) for r in kept), encoding="utf-8")
-        self.progress_path.write_text("".join(f"{k}\t{v}\n" for k, v in done.items()), encoding="utf-8")
+        self.progress_path.write_text("".join(f"{k}\t{v}\t{wanted}\n" for k, v in done.items()), encoding="utf-8")
         return done
 
     def write(self, result: FileResult) -> None:
@@ -319,7 +336,8 @@ class RowWriter:
         if self._results:
             self._results.write("".join(_csv_line(r, RESULT_COLUMNS) for r in result.results))
             self._results.flush()
-        self._progress.write(f"{result.path}\t{result.digest}\n")
+        extras = ("j" if self._json and result.json_line is not None else "") + ("r" if self._results else "")
+        self._progress.write(f"{result.path}\t{result.digest}\t{extras}\n")
         self._progress.flush()
 
     def close(self) -> None:
@@ -328,20 +346,18 @@ class RowWriter:
                 handle.close()
 
 
-def _keep_ndjson(path: Path, done: dict[str, str], source_of: Callable[[dict], str | None]) -> set[str]:
-    """Keep the complete lines of an NDJSON file whose source is done; return their sources."""
+def _ndjson_lines(path: Path, source_of: Callable[[dict], str | None]) -> list[tuple[str, str]]:
+    """The complete lines of an NDJSON file that name their source, as (source, line)."""
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
-    keep, sources = [], set()
+    out = []
     for line in lines:
         try:
             source = source_of(json.loads(line)) if line.endswith("\n") else None
         except (json.JSONDecodeError, AttributeError):
             source = None
-        if source in done:
-            keep.append(line)
-            sources.add(source)
-    path.write_text("".join(keep), encoding="utf-8")
-    return sources
+        if source is not None:
+            out.append((source, line))
+    return out
 
 
 def _csv_line(row: dict[str, str], columns: Iterable[str] = CSV_COLUMNS) -> str:

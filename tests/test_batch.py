@@ -219,3 +219,29 @@ def test_dask_local_workers_may_start_children_and_leave_the_configuration_as_it
         cluster.close()
     assert list(daemonic.values()) == [False]
     assert dask.config.get("distributed.worker.daemon") == before
+
+
+def test_resume_redoes_files_missing_from_an_output_added_or_torn_since(tmp_path):
+    """--jsonl or --per-result added on resuming: the files the first run did not write there
+    are redone (not left out of the new output); a JSONL line lost at the kill is redone too."""
+    files = _reports(tmp_path / "in", 6)
+    out, jsonl, results = tmp_path / "out.csv", tmp_path / "out.jsonl", tmp_path / "results.csv"
+    whole = tmp_path / "whole.csv"
+    run_batch(files, whole, workers=1, jsonl=tmp_path / "whole.jsonl", per_result=tmp_path / "whole_results.csv")
+    run_batch(files, out, workers=1)
+    summary = run_batch(files, out, workers=1, jsonl=jsonl, per_result=results, resume=True)
+    assert summary.skipped == 0 and summary.ok == 6
+    assert _as_set(_rows(out)) == _as_set(_rows(whole)) and len(_rows(out)) == 6
+    assert sorted(jsonl.read_text().splitlines()) == sorted((tmp_path / "whole.jsonl").read_text().splitlines())
+    assert sorted(results.read_text().splitlines()) == sorted((tmp_path / "whole_results.csv").read_text().splitlines())
+    # now every output holds every file: a resume asking for the same outputs redoes nothing
+    again = run_batch(files, out, workers=1, jsonl=jsonl, per_result=results, resume=True)
+    assert again.skipped == 6 and again.ok == 0
+    # a run killed after a row's JSONL line was torn: that file is redone, its CSV row not doubled
+    lines = jsonl.read_text().splitlines(keepends=True)
+    jsonl.write_text("".join(lines[:-1]) + lines[-1][:20])
+    torn = run_batch(files, out, workers=1, jsonl=jsonl, per_result=results, resume=True)
+    assert torn.skipped == 5 and torn.ok == 1
+    assert _as_set(_rows(out)) == _as_set(_rows(whole)) and len(_rows(out)) == 6
+    assert sorted(jsonl.read_text().splitlines()) == sorted((tmp_path / "whole.jsonl").read_text().splitlines())
+    assert sorted(results.read_text().splitlines()) == sorted((tmp_path / "whole_results.csv").read_text().splitlines())
