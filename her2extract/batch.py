@@ -257,7 +257,8 @@ class RowWriter:
         self.per_result = Path(per_result) if per_result else None
         self.progress_path = Path(f"{output}.progress")
         self.done: dict[str, str] = {}
-        if resume and self.output.exists() and self.progress_path.exists():
+        if resume and self.output.exists() and self.output.stat().st_size:
+            self._check_resumable()
             self.done = self._recover(digest)
         else:
             self._start_fresh()
@@ -267,20 +268,50 @@ class RowWriter:
         self._progress = open(self.progress_path, "a", encoding="utf-8")
 
     def _header(self) -> str:
-        return _csv_line(dict(zip(self.columns, self.columns)), self.columns) if self.columns else ""
+        return _header_line(self.columns) if self.columns else ""
 
     def _start_fresh(self) -> None:
         self.output.write_text(self._header(), encoding="utf-8")
         if self.jsonl:
             self.jsonl.write_text("", encoding="utf-8")
         if self.per_result:
-            self.per_result.write_text(_csv_line(dict(zip(RESULT_COLUMNS, RESULT_COLUMNS)), RESULT_COLUMNS),
-                                       encoding="utf-8")
+            self.per_result.write_text(_header_line(RESULT_COLUMNS), encoding="utf-8")
         self.progress_path.write_text("", encoding="utf-8")
 
     def _extras(self) -> str:
         """The outputs besides the main one this run writes: "j" JSONL, "r" per-result rows."""
         return ("j" if self.jsonl else "") + ("r" if self.per_result else "")
+
+    def _check_resumable(self) -> None:
+        """Raise ResumeError when the outputs on disk are not this run's to continue: written in
+        another format (their first line is not this run's header), or with no progress file
+        to say which rows are done. Starting afresh would throw the earlier rows away."""
+        from .errors import ResumeError
+
+        if not self.progress_path.exists():
+            raise ResumeError(f"cannot resume into {self.output}: {self.progress_path.name} is missing, so "
+                              "which of its rows are complete is not known; write to a new file instead")
+        results_header = _header_line(RESULT_COLUMNS)
+        for path, header, source_of in ((self.output, self._header(), _bundle_source),
+                                        (self.jsonl, "", _jsonl_source),
+                                        (self.per_result, results_header, None)):
+            if path is None or not path.exists():
+                continue
+            with open(path, encoding="utf-8", newline="") as handle:
+                first = handle.readline()
+            if not first.endswith("\n"):  # nothing complete yet: the whole of it is redone
+                continue
+            if header:
+                fits = first == header
+            else:
+                try:
+                    fits = source_of(json.loads(first)) is not None
+                except (json.JSONDecodeError, AttributeError):
+                    fits = False
+            if not fits:
+                raise ResumeError(f"cannot resume into {path}: it was written in another format or by another "
+                                  "run (its first line is not what this run writes); resume with the first run's "
+                                  "--format, or write to a new file")
 
     def _recover(self, digest: Callable[[str], str]) -> dict[str, str]:
         """Files finished by the killed run: rows whose path is in the progress file with the
@@ -319,7 +350,7 @@ class RowWriter:
         if self.per_result:
             text = self.per_result.read_text(encoding="utf-8") if self.per_result.exists() else ""
             kept = [r for r in _complete_rows(text) if r.get("source") in done]
-            self.per_result.write_text(_csv_line(dict(zip(RESULT_COLUMNS, RESULT_COLUMNS)), RESULT_COLUMNS)
+            self.per_result.write_text(_header_line(RESULT_COLUMNS)
                                        + "".join(_csv_line(r, RESULT_COLUMNS) for r in kept), encoding="utf-8")
         self.progress_path.write_text("".join(f"{k}\t{v}\t{wanted}\n" for k, v in done.items()), encoding="utf-8")
         return done
@@ -364,6 +395,10 @@ def _csv_line(row: dict[str, str], columns: Iterable[str] = CSV_COLUMNS) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow([row.get(c, "") for c in columns])
     return buffer.getvalue()
+
+
+def _header_line(columns: tuple[str, ...]) -> str:
+    return _csv_line(dict(zip(columns, columns)), columns)
 
 
 def _complete_rows(text: str) -> list[dict[str, str]]:

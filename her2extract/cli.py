@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -204,6 +205,7 @@ def batch(
     killed run can be finished with --resume.
     """
     from .batch import run_batch
+    from .errors import ResumeError
 
     _matcher(patterns)  # a bad pattern file stops the run here, before any worker starts
     files = list(iter_inputs(inputs))
@@ -217,26 +219,12 @@ def batch(
                    patterns=str(patterns) if patterns else None,
                    scheduler=scheduler or (dask.value if dask else None), fmt=fmt.value, per_result=per_result,
                    max_bytes=max_mb * 1024 * 1024, max_pages=max_pages)
-    if not quiet and sys.stderr.isatty():
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
-
-        columns = (TextColumn("Extracting"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[rate]}"),
-                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-        with Progress(*columns, transient=True) as progress:
-            task = progress.add_task("extract", total=len(files), rate="")
-
-            def advance(_result) -> None:
-                progress.advance(task)
-                speed = progress.tasks[0].speed
-                progress.update(task, rate=f"{speed:.1f} files/s" if speed else "")
-
-            summary = run_batch(files, output, on_done=advance, **options)
-    elif not quiet:
-        summary = run_batch(files, output, on_done=_plain_progress(len(files)), **options)
-    else:
-        summary = run_batch(files, output, **options)
+    try:
+        with _batch_progress(quiet, len(files)) as on_done:
+            summary = run_batch(files, output, on_done=on_done, **options)
+    except ResumeError as exc:  # raised before any row is written: the earlier rows are kept
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     if not quiet:
         typer.echo(render_batch_summary(summary, output))
     for source, error in summary.errors:
@@ -274,6 +262,32 @@ def serve(
 
 
 PLAIN_PROGRESS_SECONDS = 10.0
+
+
+@contextlib.contextmanager
+def _batch_progress(quiet: bool, total: int):
+    """What a batch calls as each file is done: a progress bar on a terminal, a plain line now
+    and then otherwise, nothing with --quiet."""
+    if quiet:
+        yield None
+    elif not sys.stderr.isatty():
+        yield _plain_progress(total)
+    else:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        columns = (TextColumn("Extracting"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]}"),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+        with Progress(*columns, transient=True) as progress:
+            task = progress.add_task("extract", total=total, rate="")
+
+            def advance(_result) -> None:
+                progress.advance(task)
+                speed = progress.tasks[0].speed
+                progress.update(task, rate=f"{speed:.1f} files/s" if speed else "")
+
+            yield advance
 
 
 def _plain_progress(total: int):

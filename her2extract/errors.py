@@ -29,5 +29,10 @@ class PatternFileError(Her2ExtractError):
         super().__init__(f"{where}: {reason}")
 
 
+class ResumeError(Her2ExtractError):
+    """--resume asked of an output that this run cannot continue (another format, no record
+    of what was done): stopping keeps the earlier run's rows."""
+
+
 class NormalizationError(Her2ExtractError, ValueError):
     """Matched text that is not a plausible value of its field."""

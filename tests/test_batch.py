@@ -16,6 +16,7 @@ import pytest
 
 from her2extract import batch, pipeline
 from her2extract.batch import run_batch
+from her2extract.errors import ResumeError
 from her2extract.model import CSV_COLUMNS
 
 REPORT = "FINAL DIAGNOSIS:\nBreast, left, core biopsy: invasive ductal carcinoma.\nER: {er}%, strong.\nHER2 (IHC): {score}\n"
@@ -245,3 +246,32 @@ def test_resume_redoes_files_missing_from_an_output_added_or_torn_since(tmp_path
     assert _as_set(_rows(out)) == _as_set(_rows(whole)) and len(_rows(out)) == 6
     assert sorted(jsonl.read_text().splitlines()) == sorted((tmp_path / "whole.jsonl").read_text().splitlines())
     assert sorted(results.read_text().splitlines()) == sorted((tmp_path / "whole_results.csv").read_text().splitlines())
+
+
+@pytest.mark.parametrize(("first", "then"), [("csv", "naaccr"), ("naaccr", "csv"), ("csv", "fhir"), ("fhir", "csv")])
+def test_resume_in_another_format_stops_and_keeps_the_earlier_rows(tmp_path, first, then):
+    files = _reports(tmp_path / "in", 3)
+    out = tmp_path / "out.txt"
+    run_batch(files, out, workers=1, fmt=first)
+    before = out.read_bytes()
+    with pytest.raises(ResumeError, match="another format"):
+        run_batch(files, out, workers=1, fmt=then, resume=True)
+    assert out.read_bytes() == before
+
+
+def test_resume_stops_when_an_extra_output_is_not_its_kind_or_the_progress_file_is_gone(tmp_path):
+    files = _reports(tmp_path / "in", 3)
+    out, jsonl = tmp_path / "out.csv", tmp_path / "out.jsonl"
+    run_batch(files, out, workers=1)
+    shutil.copy(out, jsonl)  # --jsonl pointed at a CSV by mistake
+    with pytest.raises(ResumeError, match="another format"):
+        run_batch(files, out, workers=1, jsonl=jsonl, resume=True)
+    assert jsonl.read_bytes() == out.read_bytes()
+    before = out.read_bytes()
+    Path(f"{out}.progress").unlink()
+    with pytest.raises(ResumeError, match="progress is missing"):
+        run_batch(files, out, workers=1, resume=True)
+    assert out.read_bytes() == before
+    # --resume on a first run (no output yet) just runs
+    fresh = run_batch(files, tmp_path / "new.csv", workers=1, resume=True)
+    assert fresh.ok == 3 and len(_rows(tmp_path / "new.csv")) == 3

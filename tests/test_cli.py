@@ -193,6 +193,19 @@ def test_batch_with_bad_pattern_dir_exits_2(tmp_path):
     assert not out.exists()
 
 
+def test_batch_resume_in_another_format_exits_2_and_keeps_the_earlier_output(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    _text_report(inputs)
+    out = tmp_path / "out.csv"
+    assert runner.invoke(app, ["batch", str(inputs), "-o", str(out), "-q"]).exit_code == 0
+    before = out.read_bytes()
+    result = runner.invoke(app, ["batch", str(inputs), "-o", str(out), "-q", "--format", "naaccr", "--resume"])
+    assert result.exit_code == 2
+    assert "cannot resume" in result.stderr and "--format" in result.stderr
+    assert out.read_bytes() == before
+
+
 def test_extract_with_missing_pattern_dir_exits_2(tmp_path):
     path = _text_report(tmp_path)
     result = runner.invoke(app, ["extract", str(path), "--patterns", str(tmp_path / "nowhere")])
