@@ -208,7 +208,7 @@ def batch(
     from .errors import ResumeError
 
     _matcher(patterns)  # a bad pattern file stops the run here, before any worker starts
-    files = list(iter_inputs(inputs))
+    files = list(dict.fromkeys(iter_inputs(inputs)))  # a file named twice (a folder and a file in it): one row
     if not files:
         typer.echo("error: no .pdf or .txt files found", err=True)
         raise typer.Exit(2)
@@ -225,6 +225,10 @@ def batch(
     except ResumeError as exc:  # raised before any row is written: the earlier rows are kept
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:  # Ctrl+C: every row written so far is complete and recorded
+        typer.echo(f"interrupted: the rows written so far are in {output}; run the same command "
+                   "with --resume to finish the rest", err=True)
+        raise typer.Exit(130) from None
     if not quiet:
         typer.echo(render_batch_summary(summary, output))
     for source, error in summary.errors:

@@ -275,3 +275,27 @@ def test_resume_stops_when_an_extra_output_is_not_its_kind_or_the_progress_file_
     # --resume on a first run (no output yet) just runs
     fresh = run_batch(files, tmp_path / "new.csv", workers=1, resume=True)
     assert fresh.ok == 3 and len(_rows(tmp_path / "new.csv")) == 3
+
+
+def test_ctrl_c_stops_with_a_hint_and_complete_rows_that_resume_finishes(tmp_path):
+    folder = tmp_path / "in"
+    _reports(folder, 300)
+    out = tmp_path / "out.csv"
+    progress = Path(f"{out}.progress")
+    command = [sys.executable, "-m", "her2extract", "batch", str(folder), "-o", str(out), "--workers", "2"]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and run.poll() is None:
+        if progress.exists() and len(progress.read_text().splitlines()) >= 5:
+            break
+        time.sleep(0.005)
+    os.killpg(run.pid, signal.SIGINT)  # as a terminal's Ctrl+C: the whole process group
+    _, err = run.communicate(timeout=60)
+    done = len(progress.read_text().splitlines())
+    assert done < 300, "the run finished before Ctrl+C"
+    assert run.returncode == 130
+    assert "interrupted" in err.decode() and "--resume" in err.decode() and "Traceback" not in err.decode()
+    assert len(_rows(out)) == done  # every row recorded as done is there, complete
+    subprocess.run(command + ["--resume", "-q"], check=True, timeout=300)
+    rows = _rows(out)
+    assert len(rows) == 300 and len({r["source"] for r in rows}) == 300

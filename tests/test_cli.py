@@ -172,6 +172,18 @@ def test_batch_survives_a_regex_time_out(tmp_path):
     assert by_name["slow.txt"]["status"] == "ok" or by_name["slow.txt"]["error"].strip()
 
 
+def test_batch_reads_a_file_named_twice_once(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    report = _text_report(inputs)
+    _text_report(inputs, "other.txt")
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["batch", str(inputs), str(report), str(report), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.stderr
+    _, rows = _read_csv(out)
+    assert sorted(r["source"] for r in rows) == sorted([str(report), str(inputs / "other.txt")])
+
+
 def test_batch_without_output_is_a_usage_error(tmp_path):
     _text_report(tmp_path)
     result = runner.invoke(app, ["batch", str(tmp_path)])
