@@ -320,6 +320,7 @@ class RowWriter:
         A row written but not yet in the progress file, a half-written last line, the row of a
         file changed since, or a file whose JSONL line or per-result rows this run asks for but
         the earlier one did not write (--jsonl added on resuming), is dropped and redone.
+        Each file is replaced whole, so a kill while this runs leaves the old file or the new.
         """
         wanted = self._extras()
         done: dict[str, str] = {}
@@ -341,18 +342,18 @@ class RowWriter:
             present &= {source for source, _ in json_lines}
         done = {k: v for k, v in done.items() if k in present}
         if self.columns:
-            self.output.write_text(self._header() + "".join(_csv_line(r, self.columns) for r in rows
-                                                            if r.get("source") in done), encoding="utf-8")
+            _replace_text(self.output, self._header() + "".join(_csv_line(r, self.columns) for r in rows
+                                                                if r.get("source") in done))
         else:
-            self.output.write_text("".join(line for source, line in lines if source in done), encoding="utf-8")
+            _replace_text(self.output, "".join(line for source, line in lines if source in done))
         if self.jsonl:
-            self.jsonl.write_text("".join(line for source, line in json_lines if source in done), encoding="utf-8")
+            _replace_text(self.jsonl, "".join(line for source, line in json_lines if source in done))
         if self.per_result:
             text = self.per_result.read_text(encoding="utf-8") if self.per_result.exists() else ""
             kept = [r for r in _complete_rows(text) if r.get("source") in done]
-            self.per_result.write_text(_header_line(RESULT_COLUMNS)
-                                       + "".join(_csv_line(r, RESULT_COLUMNS) for r in kept), encoding="utf-8")
-        self.progress_path.write_text("".join(f"{k}\t{v}\t{wanted}\n" for k, v in done.items()), encoding="utf-8")
+            _replace_text(self.per_result,
+                          _header_line(RESULT_COLUMNS) + "".join(_csv_line(r, RESULT_COLUMNS) for r in kept))
+        _replace_text(self.progress_path, "".join(f"{k}\t{v}\t{wanted}\n" for k, v in done.items()))
         return done
 
     def write(self, result: FileResult) -> None:
@@ -395,6 +396,17 @@ def _csv_line(row: dict[str, str], columns: Iterable[str] = CSV_COLUMNS) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow([row.get(c, "") for c in columns])
     return buffer.getvalue()
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write a file's new content beside it, then put it in its place (never half of either)."""
+    spare = path.with_name(f".{path.name}.resume")
+    try:
+        with open(spare, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(spare, path)
+    finally:
+        spare.unlink(missing_ok=True)
 
 
 def _header_line(columns: tuple[str, ...]) -> str:

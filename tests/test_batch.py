@@ -299,3 +299,28 @@ def test_ctrl_c_stops_with_a_hint_and_complete_rows_that_resume_finishes(tmp_pat
     subprocess.run(command + ["--resume", "-q"], check=True, timeout=300)
     rows = _rows(out)
     assert len(rows) == 300 and len({r["source"] for r in rows}) == 300
+
+
+def test_a_kill_while_resume_rewrites_the_outputs_leaves_each_whole(tmp_path, monkeypatch):
+    """--resume rewrites the outputs it keeps rows of; stopped halfway (here: as the new CSV is
+    put in place), the old CSV is still there whole, and the next --resume finishes the run."""
+    files = _reports(tmp_path / "in", 6)
+    out = tmp_path / "out.csv"
+    run_batch(files, out, workers=1)
+    whole = _rows(out)
+    progress = Path(f"{out}.progress")
+    progress.write_text("".join(progress.read_text().splitlines(keepends=True)[:3]))
+    before = out.read_bytes()
+
+    def killed(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(files, out, workers=1, resume=True)
+    monkeypatch.undo()
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out.csv", "out.csv.progress"]  # nothing left over
+    summary = run_batch(files, out, workers=1, resume=True)
+    assert summary.skipped == 3 and summary.ok == 3
+    assert _as_set(_rows(out)) == _as_set(whole)
