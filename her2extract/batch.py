@@ -256,6 +256,8 @@ class RowWriter:
         self.output, self.jsonl, self.columns = Path(output), jsonl, _columns(fmt)
         self.per_result = Path(per_result) if per_result else None
         self.progress_path = Path(f"{output}.progress")
+        # the outputs besides the main one this run writes, as the progress file records them
+        self.extras = ("j" if self.jsonl else "") + ("r" if self.per_result else "")
         self.done: dict[str, str] = {}
         if resume and self.output.exists() and self.output.stat().st_size:
             self._check_resumable()
@@ -277,10 +279,6 @@ class RowWriter:
         if self.per_result:
             self.per_result.write_text(_header_line(RESULT_COLUMNS), encoding="utf-8")
         self.progress_path.write_text("", encoding="utf-8")
-
-    def _extras(self) -> str:
-        """The outputs besides the main one this run writes: "j" JSONL, "r" per-result rows."""
-        return ("j" if self.jsonl else "") + ("r" if self.per_result else "")
 
     def _check_resumable(self) -> None:
         """Raise ResumeError when the outputs on disk are not this run's to continue: written in
@@ -322,7 +320,7 @@ class RowWriter:
         the earlier one did not write (--jsonl added on resuming), is dropped and redone.
         Each file is replaced whole, so a kill while this runs leaves the old file or the new.
         """
-        wanted = self._extras()
+        wanted = self.extras
         done: dict[str, str] = {}
         for line in self.progress_path.read_text(encoding="utf-8").splitlines():
             entry = line.split("\t")  # path, hash, and the extra outputs written for it
@@ -368,8 +366,7 @@ class RowWriter:
         if self._results:
             self._results.write("".join(_csv_line(r, RESULT_COLUMNS) for r in result.results))
             self._results.flush()
-        extras = ("j" if self._json and result.json_line is not None else "") + ("r" if self._results else "")
-        self._progress.write(f"{result.path}\t{result.digest}\t{extras}\n")
+        self._progress.write(f"{result.path}\t{result.digest}\t{self.extras}\n")
         self._progress.flush()
 
     def close(self) -> None:
