@@ -12,7 +12,7 @@ import importlib.resources
 import tomllib
 from dataclasses import dataclass
 
-from .model import Her2Category, Her2Record, IhcScore, IshMethod, IshResult, Site, Status, Subtype
+from .model import Doubt, Her2Category, Her2Record, IhcScore, IshMethod, IshResult, Site, Status, Subtype
 
 GUIDELINE = "ASCO/CAP HER2 2018 (affirmed 2023); ASCO/CAP ER/PgR 2020; CAP/ASCP/ASCO gastroesophageal HER2 2016"
 
@@ -47,6 +47,8 @@ class Interpretation:
     questions: tuple[str, ...] = ()
     guideline: str = GUIDELINE
     disclaimer: str = ""
+    doubts: tuple[Doubt, ...] = ()  # what the interpretation left unknown, and why
+    drop: tuple[str, ...] = ()  # stated fields to empty: a call its own components contradict
 
 
 # --- HER2 ------------------------------------------------------------------------------------
@@ -143,8 +145,6 @@ def her2_warnings(record: Her2Record, group: int | None, single: Status | None, 
     """Breast HER2 warnings: discordance, missing work-up, groups 2-4, old cut-offs, 0 detail."""
     out = []
     ihc, stated = record.her2_ihc_score, record.her2_reported
-    if stated in _DEFINITE and derived in _DEFINITE and derived is not stated:
-        out.append(f"discordant: reported {stated} but the results give {derived}")
     if group == 1 and ihc in (IhcScore.ZERO, IhcScore.ONE):
         out.append(f"discordant: IHC {ihc} with ISH group 1 (amplified); pathologist review")
     if group == 5 and ihc is IhcScore.THREE:
@@ -166,6 +166,72 @@ def her2_warnings(record: Her2Record, group: int | None, single: Status | None, 
     if ihc is IhcScore.ZERO and not record.her2_ihc_staining:
         out.append("ultralow-undetermined: IHC 0 without staining detail (null or ultralow)")
     return out
+
+
+def her2_discordant(stated: Status | None, derived: Status, ihc: IhcScore | None, group: int | None) -> bool:
+    """Whether a stated HER2 call is contradicted by the report's own IHC and ISH results.
+
+    Such a call is nearly always a word that belongs to another line (another marker, a
+    reference range, a heading), so it is not reported. Not discordant: a call with no
+    components to check; "negative" beside IHC 2+ without ISH (the ISH may be in another
+    report: needs-ish warns); and the guideline's own discordant case, IHC 3+ with ISH group 5,
+    which keeps the report's call (DOMAIN.md 9.1, flagged by her2_warnings).
+    """
+    if stated not in (Status.POSITIVE, Status.NEGATIVE, Status.EQUIVOCAL) or derived is Status.UNKNOWN:
+        return False
+    if stated is derived:
+        return False
+    if ihc is IhcScore.THREE and group == 5:
+        return False
+    if stated is Status.NEGATIVE and derived is Status.EQUIVOCAL:
+        return False
+    return True
+
+
+# A call and a score this close together (characters between them) are one statement.
+SAME_STATEMENT = 40
+
+
+def _old_positive_2plus(record: Her2Record, derived: Status) -> bool:
+    """"Positive (score 2+)" in one statement, no ISH: the pre-2007 reading of 2+ (HercepTest 2+
+    and 3+ were called positive), not a word from another line; 2018 calls it equivocal."""
+    if record.her2_reported is not Status.POSITIVE or derived is not Status.EQUIVOCAL:
+        return False
+    by_field = {e.field: e for e in record.evidence}
+    call, score = by_field.get("her2_reported"), by_field.get("her2_ihc_score")
+    if call is None or score is None:
+        return False
+    return 0 <= score.start - call.end <= SAME_STATEMENT or 0 <= call.start - score.end <= SAME_STATEMENT
+
+
+def _components(record: Her2Record, group: int | None) -> str:
+    """The IHC and ISH results a HER2 call is checked against, in words."""
+    parts = [f"IHC {record.her2_ihc_score}"] if record.her2_ihc_score is not None else []
+    if group is not None:
+        parts.append(f"ISH group {group} (ratio {record.her2_ish_ratio:g}, {record.her2_ish_her2_copies:g} HER2 copies)")
+    elif record.her2_ish_result is not None:
+        parts.append(f"ISH {record.her2_ish_result}")
+    elif record.her2_ish_ratio is not None:
+        parts.append(f"ISH ratio {record.her2_ish_ratio:g}")
+    elif record.her2_ish_her2_copies is not None:
+        parts.append(f"ISH {record.her2_ish_her2_copies:g} HER2 copies")
+    else:
+        parts.append("no ISH")
+    return " and ".join(parts)
+
+
+_COMPONENT_FIELDS = ("her2_ihc_score", "her2_ish_result", "her2_ish_ratio", "her2_ish_her2_copies")
+
+
+def _discordance(record: Her2Record, group: int | None, derived: Status) -> tuple[str, Doubt]:
+    components = _components(record, group)
+    warning = (f"discordant: HER2 reported {record.her2_reported} but {components} give {derived}; "
+               "HER2 status left unknown")
+    by_field = {e.field: e for e in record.evidence}
+    evidence = tuple(by_field[f] for f in ("her2_reported", *_COMPONENT_FIELDS) if f in by_field)
+    doubt = Doubt("her2", "discordant", f"HER2 is given as {record.her2_reported}, but {components} "
+                  f"point to {derived}", evidence)
+    return warning, doubt
 
 
 # --- receptors and subtype -------------------------------------------------------------------
@@ -208,23 +274,35 @@ def interpret(record: Her2Record) -> Interpretation:
     if record.site is Site.GASTRIC:
         derived = gastric_her2(record.her2_ihc_score, record.her2_ish_ratio, record.her2_ish_result)
         status = record.her2_reported or derived
-        warnings = []
-        if record.her2_reported in _DEFINITE and derived in _DEFINITE and derived is not record.her2_reported:
-            warnings.append(f"discordant: reported {record.her2_reported} but the results give {derived}")
+        warnings, doubts = [], ()
+        if her2_discordant(record.her2_reported, derived, record.her2_ihc_score, None):
+            warning, doubt = _discordance(record, None, derived)
+            warnings.append(warning)
+            status, doubts = Status.UNKNOWN, (doubt,)
         warnings += gastric_warnings(record)
         category = {Status.POSITIVE: Her2Category.POSITIVE, Status.EQUIVOCAL: Her2Category.EQUIVOCAL}.get(
             status, Her2Category.UNKNOWN)
-        return _finish(record, None, status, category, Subtype.UNKNOWN, warnings)
+        return _finish(record, None, status, category, Subtype.UNKNOWN, warnings, doubts)
     group = None
     if record.her2_ish_ratio is not None and record.her2_ish_her2_copies is not None:
         group = ish_group(record.her2_ish_ratio, record.her2_ish_her2_copies)
     single = single_probe_band(record.her2_ish_her2_copies) if is_single_probe(record) else None
     derived = her2_from_components(record.her2_ihc_score, group, record.her2_ish_result, single)
     status = record.her2_reported or derived
-    category = her2_category(record.her2_ihc_score, status, record.her2_ihc_staining)
-    warnings = her2_warnings(record, group, single, derived) + receptor_warnings(record)
+    warnings, doubts = [], ()
+    if _old_positive_2plus(record, derived):
+        status = Status.EQUIVOCAL
+        warnings.append("cut-off: HER2 2+ called positive in the same statement, an older reading "
+                        "(ASCO/CAP 2018: 2+ is equivocal until ISH); reported as equivocal")
+    elif her2_discordant(record.her2_reported, derived, record.her2_ihc_score, group):
+        warning, doubt = _discordance(record, group, derived)
+        warnings.append(warning)
+        status, doubts = Status.UNKNOWN, (doubt,)
+    category = (her2_category(record.her2_ihc_score, status, record.her2_ihc_staining)
+                if status is not Status.UNKNOWN or not doubts else Her2Category.UNKNOWN)
+    warnings += her2_warnings(record, group, single, derived) + receptor_warnings(record)
     kind = subtype(record.er_status, record.pr_status, status)
-    return _finish(record, group, status, category, kind, warnings)
+    return _finish(record, group, status, category, kind, warnings, doubts)
 
 
 def gastric_warnings(record: Her2Record) -> list[str]:
@@ -242,11 +320,12 @@ def gastric_warnings(record: Her2Record) -> list[str]:
 
 
 def _finish(record: Her2Record, group: int | None, status: Status, category: Her2Category,
-            kind: Subtype, warnings: list[str]) -> Interpretation:
+            kind: Subtype, warnings: list[str], doubts: tuple[Doubt, ...] = ()) -> Interpretation:
     texts = explanation_texts()
     explanation, questions = explain(record, status, category, kind, texts)
+    drop = ("her2_reported",) if any(d.code == "discordant" for d in doubts) else ()
     return Interpretation(group, status, category, kind, tuple(dict.fromkeys(warnings)),
-                          explanation, questions, GUIDELINE, texts["disclaimer"])
+                          explanation, questions, GUIDELINE, texts["disclaimer"], doubts, drop)
 
 
 # --- plain words -------------------------------------------------------------------------------

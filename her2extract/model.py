@@ -190,6 +190,20 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class Doubt:
+    """Why a value was left empty: what is unclear, in plain words, and the evidence on each side.
+
+    `marker` is "her2", "er", "pr", "ki67" or "site"; `code` is the warning's code (conflict,
+    discordant, form-unticked, layout-shift, ...); `text` is a sentence a patient can read.
+    """
+
+    marker: str
+    code: str
+    text: str
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class PartFacts:
     """What a report says about one specimen part: which breast, how large its tumour."""
 
@@ -208,6 +222,7 @@ class Mention:
     rank: int = 0  # the rule's rank: a "Final HER2 status:" line outranks the parts
     addendum: int = 0  # 1, 2, ... for the n-th addendum the mention sits in; 0 for the original
     amended: bool = False  # that addendum says it amends or corrects the report
+    role: str = ""  # site mentions: the role of their statement (specimen, diagnosis, history, ...)
 
     @property
     def assertion(self) -> Assertion:
@@ -258,6 +273,8 @@ class Her2Record:
     # Not CSV columns: what backs the values above.
     evidence: tuple[Evidence, ...] = field(default=(), metadata=_not_csv())
     mentions: tuple[Mention, ...] = field(default=(), metadata=_not_csv())
+    # What was left empty on purpose, and why (each with the evidence on both sides).
+    doubts: tuple[Doubt, ...] = field(default=(), metadata=_not_csv())
     # Internal facts for interpretation, kept out of the CSV.
     her2_ihc_staining: str | None = field(default=None, metadata=_not_csv())
     er_reported: Status | None = field(default=None, metadata=_not_csv())

@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 from .errors import NormalizationError
 from .match import Cues, Finding, Trigger, assertion_at, nearest_trigger
 from .model import (
-    Assertion, Evidence, Her2Record, IhcScore, Intensity, IshMethod, IshResult, Mention,
+    Assertion, Doubt, Evidence, Her2Record, IhcScore, Intensity, IshMethod, IshResult, Mention,
     PartFacts, Percent, Site, Status, plain_number,
 )
 from .text import CleanText, Part, Section
@@ -333,8 +333,49 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
             context=_context(text, f),
         )
         addendum, amended = ctx.addendum_at(f.match_start)
-        mentions.append(Mention(f.field, value, evidence, in_situ, f.rank, addendum, amended))
+        role = site_role(text, f.match_start, f.match_end, section) if f.field == "site" else ""
+        mentions.append(Mention(f.field, value, evidence, in_situ, f.rank, addendum, amended, role))
     return mentions, warnings
+
+
+# --- the role of a site mention's statement (choose_site) -----------------------------------
+
+# A statement ends at a line break, or at ". " / "; " (OCR'd texts join their lines with ". ").
+_STATEMENT_END = re.compile(r"\n|[.;]\s")
+# A specimen or procedure line: a part label ("A.", "2)", "Part B:") or a specimen heading.
+_SPECIMEN_LINE = re.compile(
+    r"(?i)^\s*(?:(?:part\s{0,2})?(?:[A-H]|\d{1,2})\s{0,2}[.):]\s|(?:part\s{0,2}[A-H\d]{1,2}|specimens?(?:\s{1,4}(?:type|site|source|submitted|received|description))?"
+    r"|source(?:\s{1,4}of\s{1,4}(?:the\s{1,4})?specimens?)?|(?:anatomic(?:al)?\s{1,4})?site|procedure|tissue(?:\s{1,4}(?:type|site|source))?|organ)\s{0,4}(?:\([^)\n]{0,20}\)\s{0,4})?[:.-])")
+# Statements whose organ words name no tumour of this patient: reagents and antibody lists,
+# controls, validation and method text, guidelines, organisms.
+_REAGENT_CUE = re.compile(
+    r"(?i)\b(?:antibod(?:y|ies)|clones?|controls?|validat\w*|reagents?|ASRs?|analyte|FDA|guidelines?|criteria|"
+    r"CAP/ASCP|pylori|helicobacter|immunostains?\s+(?:run|used|offered|performed\s+in\s+this)|laboratory\s+(?:policy|offers|runs))\b")
+_HISTORY_CUE = re.compile(r"(?i)\b(?:history|h/o|s/p|status\s+post|prior|previous(?:ly)?|known|treated|remote)\b")
+
+
+def _statement(text: str, start: int, end: int) -> tuple[int, int]:
+    """The statement around text[start:end]: from the last statement end before it to the next."""
+    lo = max(0, start - 300)
+    ends = [m.end() for m in _STATEMENT_END.finditer(text, lo, start)]
+    first = ends[-1] if ends else lo
+    m = _STATEMENT_END.search(text, end, min(len(text), end + 300))
+    return first, (m.start() if m else min(len(text), end + 300))
+
+
+def site_role(text: str, start: int, end: int, section: str) -> str:
+    """The role of the statement a site word sits in: specimen, diagnosis, text, history or reagent."""
+    first, last = _statement(text, start, end)
+    statement = text[first:last]
+    if _REAGENT_CUE.search(statement) or section in NON_RESULT_SECTIONS:
+        return "reagent"
+    if section in HISTORY_SECTIONS or _HISTORY_CUE.search(text, first, start):
+        return "history"
+    if _SPECIMEN_LINE.match(statement):
+        return "specimen"
+    if section == "diagnosis":
+        return "diagnosis"
+    return "text"
 
 
 def _context(text: str, f: Finding, limit: int = 100) -> str:
@@ -501,6 +542,7 @@ def build_record(
     own = {_marker(m.field) for m in mentions
            if m.assertion is Assertion.PRESENT and m.value not in _NON_RESULTS}
     conflicted: set[str] = set()
+    doubts: list[Doubt] = []
     for field in STATED_FIELDS:
         if field in ("site", "procedure"):
             continue
@@ -509,8 +551,10 @@ def build_record(
         if picked is not None:
             values[field] = picked.value
             evidence.append(picked.evidence)
-        elif more and field in _RESULT_KEYS and _two_specimens(by_field.get(field, [])):
-            conflicted.add(_marker(field))
+        elif any(n.startswith("conflict:") for n in more):
+            doubts.append(_conflict_doubt(field, by_field.get(field, [])))
+            if field in _RESULT_KEYS and _two_specimens(by_field.get(field, [])):
+                conflicted.add(_marker(field))
     for field in _only_from_smaller_tumours(by_field, values, facts or {}):
         _drop(values, evidence, [field])
         notes.append(f"smaller-tumour: {field} is stated only for a smaller tumour; left empty")
@@ -523,20 +567,59 @@ def build_record(
     _drop_superseded_pending(values, evidence)
     in_addenda = {_marker(m.field) for m in mentions if m.addendum and m.assertion is Assertion.PRESENT}
     notes += _drop_pending_answered_by_addendum(values, evidence, addenda, in_addenda)
-    site = choose_site(by_field.get("site", []))
+    site, site_note = choose_site(by_field.get("site", []))
     if site is not None:
         values["site"] = site.value
         evidence.append(site.evidence)
+    if site_note:
+        notes.append(site_note)
     procedures = {m.value for m in by_field.get("procedure", []) if m.assertion is Assertion.PRESENT}
     if procedures:  # a resection report names biopsies too (of nodes, of the earlier core)
         values["procedure"] = "resection" if "resection" in procedures else "biopsy"
-    er_status, er_note = receptor_status("ER", values.get("er_reported"), values.get("er_percent"), low=True)
-    pr_status, pr_note = receptor_status("PR", values.get("pr_reported"), values.get("pr_percent"), low=False)
-    notes += [n for n in (er_note, pr_note) if n]
+    statuses = {}
+    for name, low in (("er", True), ("pr", False)):
+        stated, percent = values.get(f"{name}_reported"), values.get(f"{name}_percent")
+        status, note = receptor_status(name.upper(), stated, percent, low=low)
+        if note:
+            notes.append(note)
+        if note.startswith("discordant:") and status is Status.UNKNOWN:
+            # the call and the percent cannot both be this tumour's: neither is reported
+            both = tuple(e for e in evidence if e.field in (f"{name}_reported", f"{name}_percent"))
+            _drop(values, evidence, [f"{name}_reported", f"{name}_percent"])
+            doubts.append(Doubt(name, "discordant", f"{name.upper()} is given as {stated} and as {percent} % of cells",
+                                both))
+        statuses[f"{name}_status"] = status
     return dataclasses.replace(
-        record, **values, er_status=er_status, pr_status=pr_status,
+        record, **values, **statuses,
         warnings=tuple(dict.fromkeys(notes)), evidence=tuple(evidence), mentions=tuple(mentions),
+        doubts=record.doubts + tuple(doubts),
     )
+
+
+def _conflict_doubt(field: str, mentions: list[Mention]) -> Doubt:
+    """The values a field was stated with that could not be settled, one piece of evidence each."""
+    seen: dict[str, Evidence] = {}
+    for m in mentions:
+        if m.assertion is Assertion.PRESENT and m.value not in _NON_RESULTS:
+            seen.setdefault(_key(m.value), m.evidence)
+    if not seen:  # only quoted values disagreed
+        for m in mentions:
+            seen.setdefault(_key(m.value), m.evidence)
+    shown = " and ".join(f"{value}" + (f" ({ev.specimen})" if ev.specimen else "") for value, ev in seen.items())
+    return Doubt(_marker(field), "conflict", f"{_FIELD_WORDS.get(field, field)} is given as {shown}",
+                 tuple(seen.values()))
+
+
+# How a field is named in a doubt's plain words.
+_FIELD_WORDS = {
+    "her2_ihc_score": "HER2 IHC score", "her2_ihc_percent": "HER2 IHC percent", "her2_ish_ratio": "HER2/CEP17 ratio",
+    "her2_ish_her2_copies": "HER2 copies per cell", "her2_ish_cep17_copies": "CEP17 copies per cell",
+    "her2_ish_result": "HER2 gene test (ISH) result", "her2_reported": "HER2", "er_reported": "ER",
+    "er_percent": "ER percent", "pr_reported": "PR", "pr_percent": "PR percent", "ki67_percent": "Ki-67",
+    "her2_ish_method": "HER2 ISH method", "her2_ihc_clone": "HER2 antibody", "her2_ish_cells": "cells counted",
+    "er_intensity": "ER intensity", "pr_intensity": "PR intensity", "er_allred": "ER Allred score",
+    "pr_allred": "PR Allred score",
+}
 
 
 # A "pending" or "not performed" call gives way to any result of the same test in the report
@@ -627,19 +710,53 @@ def _drop_pending_answered_by_addendum(
     return notes
 
 
-def choose_site(mentions: list[Mention]) -> Mention | None:
-    """The report's site: gastric if any gastric organ is named as the tumour site, else breast, else other."""
-    present = [m for m in mentions if m.assertion is not Assertion.HYPOTHETICAL]
-    for site in (Site.GASTRIC, Site.BREAST, Site.OTHER):
-        hits = [m for m in present if m.value is site]
-        if hits:
-            return hits[0]
-    return None
+# The vote a site word gives, by the role of its statement (site_role); a word naming the tumour
+# itself (its histology, a stated primary: rank 1 in site.toml) gives one more. Another organ
+# votes only from a specimen or diagnosis line, or by its histology: reports name many organs in
+# passing (a "soft tissue" margin, a bone scan).
+SITE_VOTES = {"specimen": 3.0, "diagnosis": 2.0, "text": 1.0, "history": 0.25, "reagent": 0.0}
+# The runner-up holding this share of the winner's votes (and at least this many) is a close vote.
+SITE_CLOSE_SHARE = 0.67
+SITE_CLOSE_MIN = 2.0
+
+
+def site_votes(mentions: list[Mention]) -> dict[Site, float]:
+    votes: dict[Site, float] = defaultdict(float)
+    for m in mentions:
+        if m.assertion is Assertion.HYPOTHETICAL:
+            continue
+        weight = SITE_VOTES.get(m.role, 1.0)
+        if m.value is Site.OTHER and m.role not in ("specimen", "diagnosis") and not m.rank:
+            continue
+        if m.rank and weight:
+            weight += 1.0
+        votes[m.value] += weight
+    return votes
+
+
+def choose_site(mentions: list[Mention]) -> tuple[Mention | None, str]:
+    """The report's site by vote (site_votes), with the mention that weighed most as evidence,
+    and a warning when the vote is close."""
+    votes = {site: v for site, v in site_votes(mentions).items() if v > 0}
+    if not votes:
+        return None, ""
+    ranked = sorted(votes.items(), key=lambda kv: (-kv[1], list(Site).index(kv[0])))
+    winner, top = ranked[0]
+    note = ""
+    if len(ranked) > 1 and ranked[1][1] >= max(SITE_CLOSE_MIN, SITE_CLOSE_SHARE * top):
+        note = (f"site-uncertain: the report points to {winner} ({top:g} votes) and to {ranked[1][0]} "
+                f"({ranked[1][1]:g}); {winner} used")
+    best = max((m for m in mentions if m.value is winner and m.assertion is not Assertion.HYPOTHETICAL),
+               key=lambda m: (SITE_VOTES.get(m.role, 1.0) + m.rank, -m.evidence.start))
+    return best, note
 
 
 # ASCO/CAP 2020 ER/PgR: >= 1 % of tumour nuclei is positive; ER 1-10 % is "low positive".
 POSITIVE_CUTOFF = 1.0
 LOW_POSITIVE_MAX = 10.0
+# The highest cut-off older reports called negative below (DOMAIN.md 0.8: "<5 %" or "<10 %"):
+# "negative" beside a larger share of cells is no old cut-off; one of the two is another line's.
+OLD_CUTOFF_MAX = 10.0
 
 
 def receptor_status(name: str, stated: object, percent: object, *, low: bool) -> tuple[Status, str]:
@@ -650,10 +767,13 @@ def receptor_status(name: str, stated: object, percent: object, *, low: bool) ->
             return Status.POSITIVE, ""
         if stated is Status.POSITIVE and low and pct is not None and _within_low(pct):
             return Status.LOW_POSITIVE, ""
+        if stated is Status.NEGATIVE and pct is not None and pct.lower > OLD_CUTOFF_MAX:
+            return Status.UNKNOWN, (f"discordant: {name} stated negative beside {pct} % of cells, above any "
+                                    f"cut-off ever used; {name} status left unknown")
         if stated is Status.NEGATIVE and pct is not None and pct.lower >= POSITIVE_CUTOFF:
             return stated, f"cut-off: {name} stated negative at {pct} % (ASCO/CAP 2020: >= 1 % is positive)"
         if stated in (Status.POSITIVE, Status.LOW_POSITIVE) and pct is not None and _all_below(pct, POSITIVE_CUTOFF):
-            return stated, f"discordant: {name} stated positive at {pct} %"
+            return Status.UNKNOWN, f"discordant: {name} stated positive beside {pct} % of cells; {name} status left unknown"
         return stated, ""
     if pct is None:
         return Status.UNKNOWN, ""

@@ -84,6 +84,9 @@ def _extract_document(document: Document, matcher: Matcher) -> Her2Record:
     meaning = interpret(record)
     return dataclasses.replace(
         record,
+        **{name: None for name in meaning.drop},
+        evidence=tuple(e for e in record.evidence if e.field not in meaning.drop),
+        doubts=record.doubts + meaning.doubts,
         her2_ish_group=meaning.her2_ish_group,
         her2_status=meaning.her2_status,
         her2_category=meaning.her2_category,

@@ -129,11 +129,29 @@ def test_interpret_needs_both_numbers_for_a_group():
     assert meaning.her2_status is EQ
 
 
-def test_interpret_stated_call_wins_and_discordance_is_flagged():
+def test_interpret_a_call_its_components_contradict_is_no_call():
     record = Her2Record(source="x", her2_ihc_score=O, her2_reported=POS)
     meaning = interpret(record)
-    assert meaning.her2_status is POS
-    assert any(w.startswith("discordant") for w in meaning.warnings)
+    assert meaning.her2_status is Status.UNKNOWN
+    assert meaning.her2_category is Her2Category.UNKNOWN
+    assert meaning.drop == ("her2_reported",)
+    assert any(w.startswith("discordant: HER2 reported positive but IHC 1+") for w in meaning.warnings)
+    assert [d.code for d in meaning.doubts] == ["discordant"]
+
+
+def test_interpret_ihc3_with_group5_keeps_the_stated_call():
+    record = Her2Record(source="x", her2_ihc_score=H, her2_ish_ratio=1.2, her2_ish_her2_copies=2.5,
+                        her2_reported=NEG)
+    meaning = interpret(record)
+    assert meaning.her2_status is NEG
+    assert meaning.drop == ()
+    assert any("IHC 3+ with ISH group 5" in w for w in meaning.warnings)
+
+
+def test_interpret_negative_beside_2plus_without_ish_is_kept():
+    meaning = interpret(Her2Record(source="x", her2_ihc_score=T, her2_reported=NEG))
+    assert meaning.her2_status is NEG
+    assert not any(w.startswith("discordant") for w in meaning.warnings)
 
 
 def test_interpret_agreeing_call_has_no_warning():
