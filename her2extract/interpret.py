@@ -290,7 +290,8 @@ def interpret(record: Her2Record) -> Interpretation:
     derived = her2_from_components(record.her2_ihc_score, group, record.her2_ish_result, single)
     status = record.her2_reported or derived
     warnings, doubts = [], ()
-    if _old_positive_2plus(record, derived):
+    old_reading = _old_positive_2plus(record, derived)
+    if old_reading:
         status = Status.EQUIVOCAL
         warnings.append("cut-off: HER2 2+ called positive in the same statement, an older reading "
                         "(ASCO/CAP 2018: 2+ is equivocal until ISH); reported as equivocal")
@@ -302,7 +303,7 @@ def interpret(record: Her2Record) -> Interpretation:
                 if status is not Status.UNKNOWN or not doubts else Her2Category.UNKNOWN)
     warnings += her2_warnings(record, group, single, derived) + receptor_warnings(record)
     kind = subtype(record.er_status, record.pr_status, status)
-    return _finish(record, group, status, category, kind, warnings, doubts)
+    return _finish(record, group, status, category, kind, warnings, doubts, ("her2_reported",) if old_reading else ())
 
 
 def gastric_warnings(record: Her2Record) -> list[str]:
@@ -320,10 +321,12 @@ def gastric_warnings(record: Her2Record) -> list[str]:
 
 
 def _finish(record: Her2Record, group: int | None, status: Status, category: Her2Category,
-            kind: Subtype, warnings: list[str], doubts: tuple[Doubt, ...] = ()) -> Interpretation:
+            kind: Subtype, warnings: list[str], doubts: tuple[Doubt, ...] = (),
+            drop: tuple[str, ...] = ()) -> Interpretation:
     texts = explanation_texts()
-    explanation, questions = explain(record, status, category, kind, texts)
-    drop = ("her2_reported",) if any(d.code == "discordant" for d in doubts) else ()
+    explanation, questions = explain(record, status, category, kind, texts, record.doubts + doubts)
+    if any(d.code == "discordant" for d in doubts):
+        drop = ("her2_reported",)
     return Interpretation(group, status, category, kind, tuple(dict.fromkeys(warnings)),
                           explanation, questions, GUIDELINE, texts["disclaimer"], doubts, drop)
 
@@ -338,8 +341,12 @@ def explanation_texts() -> dict:
 
 
 def explain(record: Her2Record, status: Status, category: Her2Category, kind: Subtype,
-            texts: dict) -> tuple[tuple[Explanation, ...], tuple[str, ...]]:
-    """Choose the templates that fit the record and fill in its values."""
+            texts: dict, doubts: tuple[Doubt, ...] = ()) -> tuple[tuple[Explanation, ...], tuple[str, ...]]:
+    """Choose the templates that fit the record and fill in its values.
+
+    A status the record leaves unknown because of a doubt is said plainly (what is unclear,
+    and to ask the care team), never explained as a result; a report of no cancer says so.
+    """
     values = {
         "ihc": str(record.her2_ihc_score or ""), "ratio": f"{record.her2_ish_ratio:g}" if record.her2_ish_ratio else "",
         "er_percent": str(record.er_percent or ""), "pr_percent": str(record.pr_percent or ""),
@@ -348,33 +355,92 @@ def explain(record: Her2Record, status: Status, category: Her2Category, kind: Su
         "er_percent_text": f" ({record.er_percent} % of cells)" if record.er_percent is not None else "",
         "pr_percent_text": f" ({record.pr_percent} % of cells)" if record.pr_percent is not None else "",
     }
-    keys: list[tuple[str, str]] = []
+    unclear = {}
+    for d in doubts:
+        unclear.setdefault(d.marker, d)
+    statuses = {"her2": status, "er": record.er_status, "pr": record.pr_status}
+    keys: list[tuple[str, str, dict]] = []
     site = "gastric" if record.site is Site.GASTRIC else ("other" if record.site is Site.OTHER else "breast")
+    nothing = all(s is Status.UNKNOWN for s in statuses.values()) and not unclear
     if site == "other":
-        keys.append(("Site", "other_site"))
+        keys.append(("Site", "other_site", {}))
+    elif "her2" in unclear and status is Status.UNKNOWN:
+        keys.append(("HER2", f"unclear.{unclear['her2'].code.replace('-', '_')}", _doubt_words("her2", unclear["her2"])))
+    elif nothing and record.malignancy == "absent":
+        keys.append(("Report", "no_cancer", {}))
     elif site == "gastric":
-        keys.append(("HER2", f"her2_gastric.{status.value.replace(' ', '_')}"))
+        keys.append(("HER2", f"her2_gastric.{status.value.replace(' ', '_')}", {}))
     else:
-        keys.append(("HER2", f"her2.{_her2_key(record, status, category)}"))
+        keys.append(("HER2", f"her2.{_her2_key(record, status, category)}", {}))
     if site != "other":
-        if record.er_status is not Status.UNKNOWN:
-            keys.append(("ER", f"er.{record.er_status.value.replace(' ', '_')}"))
-        if record.pr_status is not Status.UNKNOWN:
-            keys.append(("PR", f"pr.{record.pr_status.value.replace(' ', '_')}"))
+        for name, topic in (("er", "ER"), ("pr", "PR")):
+            if name in unclear and statuses[name] is Status.UNKNOWN:
+                keys.append((topic, f"unclear.{unclear[name].code.replace('-', '_')}", _doubt_words(name, unclear[name])))
+            elif statuses[name] is not Status.UNKNOWN:
+                keys.append((topic, f"{name}.{statuses[name].value.replace(' ', '_')}", {}))
     if record.ki67_percent is not None:
-        keys.append(("Ki-67", "ki67.stated"))
+        keys.append(("Ki-67", "ki67.stated", {}))
     if site == "breast" and kind is not Subtype.UNKNOWN:
-        keys.append(("Subtype", "subtype." + {"HR+/HER2-": "hr_pos_her2_neg", "HR+/HER2+": "hr_pos_her2_pos",
-                                              "HR-/HER2+": "hr_neg_her2_pos",
-                                              "triple negative": "triple_negative"}[kind.value]))
+        name = {"HR+/HER2-": "hr_pos_her2_neg", "HR+/HER2+": "hr_pos_her2_pos", "HR-/HER2+": "hr_neg_her2_pos",
+                "triple negative": "triple_negative"}[kind.value]
+        if kind is Subtype.TRIPLE_NEGATIVE and category in (Her2Category.LOW, Her2Category.ULTRALOW):
+            name += "_her2_low"  # the HER2-low paragraph above says which HER2 medicine may still matter
+        keys.append(("Subtype", f"subtype.{name}", {}))
     explanation, questions = [], []
-    for topic, key in keys:
+    for topic, key, more in keys:
         entry = _lookup(texts, key)
         if entry is None:
             continue
-        explanation.append(Explanation(topic, " ".join(entry["text"].format(**values).split())))
-        questions.extend(entry.get("questions", []))
+        explanation.append(Explanation(topic, " ".join(entry["text"].format(**values, **more).split())))
+        questions.extend(q.format(**values, **more) for q in entry.get("questions", []))
+        if record.procedure == "biopsy":
+            questions.extend(entry.get("biopsy_questions", []))
+    for topic, text in _specimens(record, texts):
+        explanation.append(Explanation(topic, text))
     return tuple(explanation), tuple(dict.fromkeys(questions))
+
+
+_MARKER_WORDS = {"her2": "HER2", "er": "ER (estrogen receptor)", "pr": "PR (progesterone receptor)", "ki67": "Ki-67"}
+
+
+def _doubt_words(marker: str, doubt: Doubt) -> dict:
+    return {"marker": _MARKER_WORDS.get(marker, marker.upper()), "detail": doubt.text}
+
+
+# The fields whose values name a marker's result, in the order a patient reads them.
+_RESULT_WORDS = {
+    "her2": (("her2_ihc_score", "IHC {}"), ("her2_ish_result", "ISH {}"), ("her2_reported", "{}")),
+    "er": (("er_reported", "{}"), ("er_percent", "{} % of cells")),
+    "pr": (("pr_reported", "{}"), ("pr_percent", "{} % of cells")),
+}
+
+
+def _specimens(record: Her2Record, texts: dict) -> list[tuple[str, str]]:
+    """Per marker whose results differ between labelled specimens: each specimen's results by
+    name, and which one the record reports and why (or that none is, for separate tumours)."""
+    out = []
+    described = dict(record.parts)
+    chosen = {e.field: e.specimen for e in record.evidence}
+    for marker, fields in _RESULT_WORDS.items():
+        by_part: dict[str, dict[str, str]] = {}
+        for m in record.mentions:
+            if m.evidence.specimen and m.field in dict(fields) and m.assertion.value == "present":
+                by_part.setdefault(m.evidence.specimen, {}).setdefault(m.field, str(m.value))
+        if len(by_part) < 2 or len({tuple(sorted(v.items())) for v in by_part.values()}) < 2:
+            continue
+        listed = "; ".join(
+            f"{label}" + (f" ({described[label]})" if described.get(label) else "") + ": "
+            + ", ".join(words.format(v[f]) for f, words in fields if f in v)
+            for label, v in sorted(by_part.items()))
+        picked = {chosen[f] for f, _ in fields if f in chosen and chosen[f]}
+        if len(picked) == 1:
+            label = picked.pop()
+            reason = texts["specimens"]["picked"].format(label=label)
+        else:
+            reason = texts["specimens"]["none"]
+        text = texts["specimens"]["text"].format(marker=_MARKER_WORDS[marker], listed=listed, reason=reason)
+        out.append((f"{_MARKER_WORDS[marker].split()[0]} by specimen", " ".join(text.split())))
+    return out
 
 
 def _her2_key(record: Her2Record, status: Status, category: Her2Category) -> str:

@@ -223,6 +223,7 @@ class Mention:
     addendum: int = 0  # 1, 2, ... for the n-th addendum the mention sits in; 0 for the original
     amended: bool = False  # that addendum says it amends or corrects the report
     role: str = ""  # site mentions: the role of their statement (specimen, diagnosis, history, ...)
+    quoted: bool = False  # historical by an explicit cue ("prior biopsy showed"), not only by its section
 
     @property
     def assertion(self) -> Assertion:
@@ -280,6 +281,8 @@ class Her2Record:
     er_reported: Status | None = field(default=None, metadata=_not_csv())
     pr_reported: Status | None = field(default=None, metadata=_not_csv())
     procedure: str | None = field(default=None, metadata=_not_csv())  # "biopsy" or "resection"
+    malignancy: str | None = field(default=None, metadata=_not_csv())  # "present", or "absent" (no cancer stated)
+    parts: tuple[tuple[str, str], ...] = field(default=(), metadata=_not_csv())  # (label, "left breast, 15 mm")
     # The interpretation in words (interpret.py), for people rather than the CSV.
     explanation: tuple[tuple[str, str], ...] = field(default=(), metadata=_not_csv())
     questions: tuple[str, ...] = field(default=(), metadata=_not_csv())

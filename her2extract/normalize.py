@@ -208,6 +208,12 @@ def normalize_procedure(raw: str) -> str:
     return raw
 
 
+def normalize_malignancy(raw: str) -> str:
+    if raw not in ("absent", "present"):
+        raise NormalizationError(f"not a malignancy statement: {raw!r}")
+    return raw
+
+
 def normalize_staining(raw: str) -> str:
     if raw not in ("null", "ultralow"):
         raise NormalizationError(f"not a staining detail: {raw!r}")
@@ -237,6 +243,7 @@ NORMALIZERS: dict[str, Callable[[str], object]] = {
     "pr_allred": normalize_allred,
     "ki67_percent": normalize_percent,
     "procedure": normalize_procedure,
+    "malignancy": normalize_malignancy,
 }
 
 
@@ -311,10 +318,10 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
             value = normalize_value(f.field, f.raw)
         except NormalizationError as exc:
             if f.field in ("her2_ish_ratio", "her2_ish_her2_copies", "er_percent", "pr_percent", "er_allred", "pr_allred"):
-                warnings.append(f"implausible: {f.field}: {exc}")
+                warnings.append(f"implausible: {field_words(f.field)}: {exc}")
             continue
         section = ctx.section_at(f.match_start)
-        if section in NON_RESULT_SECTIONS and f.field not in ("site", "procedure"):  # gross text names the organ
+        if section in NON_RESULT_SECTIONS and f.field not in _REPORT_FACTS:  # gross text names the organ
             continue
         near = cues.near(f.match_start, f.match_end)
         assertion, _ = assertion_at(f.match_start, f.match_end, near)
@@ -322,6 +329,7 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
             assertion = _cue_inside(f, near)
         if assertion is Assertion.PENDING and value is Status.PENDING:
             assertion = Assertion.PRESENT  # "HER2 is pending; the result will follow" says it twice
+        quoted = assertion is Assertion.HISTORICAL
         if assertion is Assertion.PRESENT and section in HISTORY_SECTIONS:
             assertion = Assertion.HISTORICAL
         in_situ = nearest_trigger(f.match_start, f.match_end, near, IN_SITU_KINDS) is not None
@@ -334,7 +342,7 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
         )
         addendum, amended = ctx.addendum_at(f.match_start)
         role = site_role(text, f.match_start, f.match_end, section) if f.field == "site" else ""
-        mentions.append(Mention(f.field, value, evidence, in_situ, f.rank, addendum, amended, role))
+        mentions.append(Mention(f.field, value, evidence, in_situ, f.rank, addendum, amended, role, quoted))
     return mentions, warnings
 
 
@@ -417,19 +425,21 @@ def choose(
 ) -> tuple[Mention | None, list[str]]:
     """Pick the reportable mention of one field by the DESIGN.md rules; explain abstentions.
 
-    `own_result`: the report states a result of its own for this marker (in any field), so a
-    quote from a prior report does not fill the gaps of this one.
+    `own_result`: the report states a result of its own for this marker (in any field), or a
+    statement of its own that could not be read, so a quote from a prior report does not fill
+    the gaps of this one. Only an explicit quote ("prior biopsy showed ER positive") stands in;
+    a history that only mentions a receptor status ("a history of ER-positive cancer") does not.
     """
     warnings: list[str] = []
     current = [m for m in mentions if m.assertion is Assertion.PRESENT]
     if not current and own_result:
         return None, warnings
     if not current:
-        history = [m for m in mentions if m.assertion is Assertion.HISTORICAL]
+        history = [m for m in mentions if m.assertion is Assertion.HISTORICAL and m.quoted]
         if history:
             picked, more = _settle(field, history, facts or {})
             if picked is not None:
-                warnings.append(f"history-only: {field} quoted from a prior report")
+                warnings.append(f"history-only: {field_words(field)} quoted from a prior report")
             return picked, warnings + more
         return None, warnings
     picked, more = _settle(field, current, facts or {})
@@ -467,7 +477,7 @@ def _settle(
             return largest[0], []
         mentions = largest
     shown = ", ".join(sorted(values))
-    return None, [f"conflict: {field} has different values ({shown}); left empty"]
+    return None, [f"conflict: {field_words(field)} has different values ({shown}); left empty"]
 
 
 def _largest_tumour(mentions: list[Mention], facts: dict[str, PartFacts]) -> list[Mention]:
@@ -513,6 +523,9 @@ def _key(value: object) -> str:
 
 # --- the record ---------------------------------------------------------------------------
 
+# Facts about the whole report, not results of a test: chosen on their own terms.
+_REPORT_FACTS = frozenset({"site", "procedure", "malignancy"})
+
 STATED_FIELDS = (
     "site", "her2_ihc_score", "her2_ihc_percent", "her2_ihc_clone", "her2_ihc_staining",
     "her2_ish_method", "her2_ish_ratio", "her2_ish_her2_copies", "her2_ish_cep17_copies",
@@ -522,11 +535,32 @@ STATED_FIELDS = (
 )
 
 
+# A statement of the report's own about a marker: its name as a label, something after the colon.
+_OWN_STATEMENT = re.compile(
+    r"(?im)(?:^|(?<=[.;:]\s))[ \t]*(?P<label>(?:o?estrogen|progesterone)\s{1,3}receptors?|ER|PR|PgR|"
+    r"HER-?\s?2(?:\s?/\s?neu)?|c-?erb-?\s?B-?2)\b[^:\n]{0,30}:[ \t]*(?P<value>[^\s_<\[][^\n]{0,40})")
+
+
+def stated_markers(ctx: Context) -> set[str]:
+    """Markers the report gives a statement of its own for ("ER: ..."), outside its history:
+    such a report has its own result for them even where it could not be read, so a quote from
+    a prior report must not stand in for it."""
+    from .statements import markers_in
+
+    out: set[str] = set()
+    for m in _OWN_STATEMENT.finditer(ctx.clean.text):
+        if ctx.section_at(m.start()) not in HISTORY_SECTIONS:
+            out.update(markers_in(m.group("label")))
+    return out
+
+
 def build_record(
     record: Her2Record, mentions: list[Mention], warnings: list[str],
-    facts: dict[str, PartFacts] | None = None, addenda: int = 0,
+    facts: dict[str, PartFacts] | None = None, addenda: int = 0, stated: set[str] = frozenset(),
 ) -> Her2Record:
-    """Fill a record with the reportable value of every field, and the receptor statuses."""
+    """Fill a record with the reportable value of every field, and the receptor statuses.
+
+    `stated`: markers with a statement of the report's own (stated_markers), read or not."""
     by_field: dict[str, list[Mention]] = defaultdict(list)
     for m in mentions:
         by_field[m.field].append(m)
@@ -540,11 +574,11 @@ def build_record(
         # "equivocal" is the state before ISH (IHC 2+); an ISH result settles it.
         by_field["her2_reported"] = [m for m in by_field["her2_reported"] if m.value is not Status.EQUIVOCAL]
     own = {_marker(m.field) for m in mentions
-           if m.assertion is Assertion.PRESENT and m.value not in _NON_RESULTS}
+           if m.assertion is Assertion.PRESENT and m.value not in _NON_RESULTS} | set(stated)
     conflicted: set[str] = set()
     doubts: list[Doubt] = []
     for field in STATED_FIELDS:
-        if field in ("site", "procedure"):
+        if field in _REPORT_FACTS:
             continue
         picked, more = choose(field, by_field.get(field, []), own_result=_marker(field) in own, facts=facts)
         notes.extend(more)
@@ -557,13 +591,13 @@ def build_record(
                 conflicted.add(_marker(field))
     for field in _only_from_smaller_tumours(by_field, values, facts or {}):
         _drop(values, evidence, [field])
-        notes.append(f"smaller-tumour: {field} is stated only for a smaller tumour; left empty")
+        notes.append(f"smaller-tumour: {field_words(field)} is stated only for a smaller tumour; left empty")
     for marker in sorted(conflicted):
         # two tumours disagree on this test: a detail of one of them must not stand alone
         dropped = [f for f in values if _marker(f) == marker and f not in _TEST_FACTS]
         _drop(values, evidence, dropped)
         if dropped:
-            notes.append(f"conflict: {marker} results disagree; its other values left empty too")
+            notes.append(f"conflict: {marker.upper()} results disagree; its other values left empty too")
     _drop_superseded_pending(values, evidence)
     in_addenda = {_marker(m.field) for m in mentions if m.addendum and m.assertion is Assertion.PRESENT}
     notes += _drop_pending_answered_by_addendum(values, evidence, addenda, in_addenda)
@@ -576,6 +610,10 @@ def build_record(
     procedures = {m.value for m in by_field.get("procedure", []) if m.assertion is Assertion.PRESENT}
     if procedures:  # a resection report names biopsies too (of nodes, of the earlier core)
         values["procedure"] = "resection" if "resection" in procedures else "biopsy"
+    cancer = {m.value for m in by_field.get("malignancy", []) if m.assertion is Assertion.PRESENT}
+    if cancer:  # "negative for malignancy" in one part, carcinoma in another: cancer
+        values["malignancy"] = "present" if "present" in cancer else "absent"
+    values["parts"] = tuple((label, _part_words(f)) for label, f in sorted((facts or {}).items()))
     statuses = {}
     for name, low in (("er", True), ("pr", False)):
         stated, percent = values.get(f"{name}_reported"), values.get(f"{name}_percent")
@@ -596,6 +634,19 @@ def build_record(
     )
 
 
+def field_words(field: str) -> str:
+    """A field as warnings and pages name it ("ER percent", not "er_percent")."""
+    return _FIELD_WORDS.get(field, field.replace("_", " "))
+
+
+def _part_words(facts: PartFacts) -> str:
+    """A part in words: "left breast, 15 mm"."""
+    words = [f"{facts.side} breast"] if facts.side else []
+    if facts.size_mm is not None:
+        words.append(f"tumour {plain_number(facts.size_mm)} mm")
+    return ", ".join(words)
+
+
 def _conflict_doubt(field: str, mentions: list[Mention]) -> Doubt:
     """The values a field was stated with that could not be settled, one piece of evidence each."""
     seen: dict[str, Evidence] = {}
@@ -606,7 +657,7 @@ def _conflict_doubt(field: str, mentions: list[Mention]) -> Doubt:
         for m in mentions:
             seen.setdefault(_key(m.value), m.evidence)
     shown = " and ".join(f"{value}" + (f" ({ev.specimen})" if ev.specimen else "") for value, ev in seen.items())
-    return Doubt(_marker(field), "conflict", f"{_FIELD_WORDS.get(field, field)} is given as {shown}",
+    return Doubt(_marker(field), "conflict", f"{field_words(field)} is given as {shown}",
                  tuple(seen.values()))
 
 
@@ -614,8 +665,8 @@ def _conflict_doubt(field: str, mentions: list[Mention]) -> Doubt:
 _FIELD_WORDS = {
     "her2_ihc_score": "HER2 IHC score", "her2_ihc_percent": "HER2 IHC percent", "her2_ish_ratio": "HER2/CEP17 ratio",
     "her2_ish_her2_copies": "HER2 copies per cell", "her2_ish_cep17_copies": "CEP17 copies per cell",
-    "her2_ish_result": "HER2 gene test (ISH) result", "her2_reported": "HER2", "er_reported": "ER",
-    "er_percent": "ER percent", "pr_reported": "PR", "pr_percent": "PR percent", "ki67_percent": "Ki-67",
+    "her2_ish_result": "HER2 ISH result", "her2_reported": "HER2 call", "er_reported": "ER call",
+    "er_percent": "ER percent", "pr_reported": "PR call", "pr_percent": "PR percent", "ki67_percent": "Ki-67",
     "her2_ish_method": "HER2 ISH method", "her2_ihc_clone": "HER2 antibody", "her2_ish_cells": "cells counted",
     "er_intensity": "ER intensity", "pr_intensity": "PR intensity", "er_allred": "ER Allred score",
     "pr_allred": "PR Allred score",
@@ -672,7 +723,7 @@ def _only_from_smaller_tumours(
     if largest is None:
         return []
     tested = {m.evidence.specimen for ms in by_field.values() for m in ms
-              if m.assertion is Assertion.PRESENT and m.field not in ("site", "procedure")}
+              if m.assertion is Assertion.PRESENT and m.field not in _REPORT_FACTS}
     if largest not in tested:  # the largest part has no result at all: not a tumour we can prefer
         return []
     out = []
@@ -706,7 +757,7 @@ def _drop_pending_answered_by_addendum(
                 and ev.section != "addendum"):
             _drop(values, evidence, [ev.field])
             read = "its result could not be read" if _marker(ev.field) not in in_addenda else "see its values"
-            notes.append(f"pending-answered: {ev.field} was pending; the report has an addendum ({read})")
+            notes.append(f"pending-answered: {field_words(ev.field)} was pending; the report has an addendum ({read})")
     return notes
 
 

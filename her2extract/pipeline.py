@@ -11,10 +11,11 @@ from .errors import Her2ExtractError, UnreadableDocument
 from .ingest import MAX_BYTES, MAX_PAGES, ocr_available, read_bytes, read_file_bytes
 from .interpret import interpret
 from .match import MAX_MENTIONS, Matcher, Trigger
-from .model import Document, Her2Record, Status, TextSource
-from .normalize import Context, build_record, to_mentions
+from .model import Document, Doubt, Evidence, Her2Record, Status, TextSource
+from .normalize import Context, build_record, stated_markers, to_mentions
 from .rules import load_rules
-from .text import clean_string, clean_text
+from .statements import read_layout
+from .text import PAGE_JOINER, clean_string, clean_text
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,9 @@ def repetitive(document: Document) -> str:
 
 
 def _extract_document(document: Document, matcher: Matcher) -> Her2Record:
-    clean = clean_text(document)
+    readings = [read_layout(page.text) for page in document.pages]
+    clean = clean_text(document, [r.blanks() for r in readings])
+    unread_notes, unread_doubts = _unread(document, readings, clean)
     text = clean.text
     sections = matcher.sections(text)
     # a new section ends every assertion's scope
@@ -79,8 +82,9 @@ def _extract_document(document: Document, matcher: Matcher) -> Her2Record:
     addenda = sum(1 for s in sections if s.kind == "addendum")
     capped = [f"too-many-mentions: {marker.upper()} is named more than {MAX_MENTIONS} times; only the first "
               f"{MAX_MENTIONS} were read" for marker in matcher.capped(text)]
-    record = build_record(base, mentions, list(document.warnings) + warnings + capped,
-                          matcher.part_facts(text, parts), addenda)
+    base = dataclasses.replace(base, doubts=unread_doubts)
+    record = build_record(base, mentions, list(document.warnings) + unread_notes + warnings + capped,
+                          matcher.part_facts(text, parts), addenda, stated_markers(ctx))
     meaning = interpret(record)
     return dataclasses.replace(
         record,
@@ -97,6 +101,37 @@ def _extract_document(document: Document, matcher: Matcher) -> Her2Record:
         guideline=meaning.guideline,
         disclaimer=meaning.disclaimer,
     )
+
+
+# What a doubt left unread says to a patient, by its code.
+_UNREAD_WORDS = {
+    "form-unticked": "the report prints the choices for {names} and none of them is marked",
+    "form-ambiguous": "the report marks more than one of the printed choices for {names}",
+    "layout-shift": "the {names} results in a table of the report do not line up with their labels",
+}
+
+
+def _unread(document: Document, readings: list, clean) -> tuple[list[str], tuple[Doubt, ...]]:
+    """The warnings and doubts of what statements.read_layout left unread (one per statement)."""
+    notes: list[str] = []
+    doubts: list[Doubt] = []
+    seen: set[tuple[int, tuple[int, int]]] = set()
+    base = 0
+    for page, reading in zip(document.pages, readings):
+        for u in reading.unread:
+            if not u.note or (page.number, u.statement) in seen:
+                continue
+            seen.add((page.number, u.statement))
+            notes.append(u.note)
+            start = clean.from_original(base + u.statement[0])
+            end = max(start, clean.from_original(base + u.statement[1]))
+            words = _UNREAD_WORDS[u.code].format(names=" and ".join(m.upper() for m in u.markers))
+            evidence = Evidence(field=f"{u.markers[0]}_layout", rule_id=f"layout.{u.code}",
+                                text=page.text[u.statement[0]:u.statement[1]], start=start, end=end,
+                                page=page.number, page_start=u.statement[0], page_end=u.statement[1])
+            doubts += [Doubt(marker, u.code, words, (evidence,)) for marker in u.markers]
+        base += len(page.text) + len(PAGE_JOINER)
+    return notes, tuple(doubts)
 
 
 def extract_file(

@@ -21,7 +21,7 @@ VALUE_FIELDS = frozenset({
     "her2_ish_method", "her2_ish_ratio", "her2_ish_her2_copies", "her2_ish_cep17_copies",
     "her2_ish_cells", "her2_ish_result", "her2_reported", "er_reported", "er_percent",
     "er_intensity", "er_allred", "pr_reported", "pr_percent", "pr_intensity", "pr_allred",
-    "ki67_percent", "procedure",
+    "ki67_percent", "procedure", "malignancy",
 })
 # Group names that fill two fields at once ("ER/PR: positive").
 FIELD_ALIASES = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import unicodedata
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import regex
 
@@ -240,21 +240,54 @@ class CleanText:
     def page_of(self, offset: int) -> int:
         return self.locate(offset, offset + 1)[0]
 
+    def from_original(self, offset: int) -> int:
+        """The cleaned offset of the first character at or after an `original` offset."""
+        index = self.index
+        at = bisect.bisect_left(index, offset)
+        if at < len(index) and index[at] >= offset and (at == 0 or index[at - 1] < offset):
+            return at
+        return next((i for i, o in enumerate(index) if o >= offset), len(index))  # rejoined columns
 
-def clean_text(document: Document) -> CleanText:
+
+def clean_text(document: Document, blanks: Sequence[Sequence[tuple[int, int]]] = ()) -> CleanText:
     """Normalize a document's pages into one cleaned text with an offset map.
 
     Page furniture goes: a line repeated at the top or bottom of two or more pages (a
     header, a footer with its page number), and "Page 2 of 5" / "continued" lines.
+    `blanks`: per page, (start, end) spans of its text that are not to be read (unmarked form
+    options, a reference-range column: statements.read_layout); they become spaces in the
+    cleaned text, while `original` keeps the page text for evidence.
     """
     starts: list[int] = []
     pos = 0
     for page in document.pages:
         starts.append(pos)
         pos += len(page.text) + len(PAGE_JOINER)
-    original = PAGE_JOINER.join(p.text for p in document.pages)
-    furniture = _furniture_pattern([p.text for p in document.pages])
-    return clean_string(original, tuple(starts) or (0,), furniture)
+    texts = [p.text for p in document.pages]
+    original = PAGE_JOINER.join(texts)
+    if any(blanks):
+        texts = [blank_spans(text, spans) for text, spans in zip(texts, list(blanks) + [()] * len(texts))]
+    furniture = _furniture_pattern(texts)
+    clean = clean_string(PAGE_JOINER.join(texts), tuple(starts) or (0,), furniture)
+    return clean if not any(blanks) else CleanText(clean.text, original, clean.index, clean.page_starts)
+
+
+def blank_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """`text` with the characters of `spans` turned into spaces: same length. A line that held
+    text and is left blank gives up its line break too, so it does not read as a paragraph
+    break between a label and its value ("HER2 (IHC)" / blanked options / "_X_ 2+")."""
+    chars = list(text)
+    touched: set[int] = set()
+    for start, end in spans:
+        for i in range(max(0, start), min(len(chars), end)):
+            if chars[i] != "\n":
+                chars[i] = " "
+                touched.add(text.rfind("\n", 0, i) + 1)
+    for first in touched:
+        last = text.find("\n", first)
+        if last >= 0 and not "".join(chars[first:last]).strip() and text[first:last].strip():
+            chars[last] = " "
+    return "".join(chars)
 
 
 EDGE_LINES = 4  # how many lines at a page's top and bottom may be furniture

@@ -139,7 +139,7 @@ def test_extract_text_evidence_indexes_the_text():
 
 # --- import order ------------------------------------------------------------------------------
 
-ORDER = ["errors", "model", "literals", "gaps", "ingest", "text", "rules", "match", "normalize", "interpret",
+ORDER = ["errors", "model", "literals", "gaps", "ingest", "text", "rules", "statements", "match", "normalize", "interpret",
          "pipeline", "export", "naaccr", "fhir", "batch", "web", "cli"]
 SIBLINGS = {"ingest", "text", "rules"}  # one stage; none may import another
 LATER: dict[str, str] = {}  # DESIGN.md stages not written yet rank with the CLI
@@ -239,7 +239,7 @@ def test_exact_percent_beats_a_range_that_contains_it_but_not_a_bound_that_exclu
     assert str(inside.er_percent) == "5"
     outside = extract_text("ER: positive, >95%.\n\nER: positive, 95%.")
     assert outside.er_percent is None  # ">95" does not admit 95: a conflict, left empty
-    assert any(w.startswith("conflict: er_percent") for w in outside.warnings)
+    assert any(w.startswith("conflict: ER percent") for w in outside.warnings)
 
 
 def test_a_quote_does_not_fill_the_gaps_of_a_marker_the_report_tested_itself():
@@ -271,7 +271,7 @@ def test_left_and_right_primaries_that_disagree_stay_empty_with_a_warning():
     record = extract_text(_two_parts("Left", "Right"))
     assert record.er_percent is None and record.her2_ihc_score is None
     assert record.er_intensity is None  # a detail of one tumour must not stand alone
-    assert any(w.startswith("conflict: her2") for w in record.warnings)
+    assert any(w.startswith("conflict: HER2") for w in record.warnings)
 
 
 def test_a_definition_after_a_semicolon_is_still_a_definition():
@@ -335,7 +335,7 @@ def test_a_test_done_only_on_a_smaller_focus_is_not_reported():
     )
     assert str(record.er_percent) == "95" and record.her2_ihc_score == "1+"
     assert record.her2_ish_ratio is None and record.her2_ish_result is None
-    assert any(w.startswith("smaller-tumour: her2_ish_ratio") for w in record.warnings)
+    assert any(w.startswith("smaller-tumour: HER2/CEP17 ratio") for w in record.warnings)
 
 
 def test_a_biopsy_named_with_its_accession_number_is_another_case():

@@ -298,7 +298,8 @@ def _mention(value, *, field="er_reported", assertion=Assertion.PRESENT, section
     ev = Evidence(field=field, rule_id="test.rule", text=str(value), start=start, end=start + 5,
                   page=1, page_start=start, page_end=start + 5, section=section, assertion=assertion)
     number = addendum if addendum is not None else int(section == "addendum")
-    return Mention(field, value, ev, in_situ, addendum=number, amended=amended)
+    return Mention(field, value, ev, in_situ, addendum=number, amended=amended,
+                   quoted=assertion is Assertion.HISTORICAL)
 
 
 def test_choose_addendum_beats_original():
@@ -343,7 +344,7 @@ def test_choose_history_only_is_used_with_warning():
     old = _mention(Status.POSITIVE, assertion=Assertion.HISTORICAL)
     picked, warnings = choose("er_reported", [old])
     assert picked is old
-    assert any(w.startswith("history-only") and "er_reported" in w for w in warnings)
+    assert any(w.startswith("history-only") and "ER call" in w for w in warnings)
 
 
 def test_choose_conflict_leaves_value_empty():
@@ -351,7 +352,7 @@ def test_choose_conflict_leaves_value_empty():
     b = _mention(Status.NEGATIVE, start=60)
     picked, warnings = choose("er_reported", [a, b])
     assert picked is None
-    assert any(w.startswith("conflict") and "er_reported" in w for w in warnings)
+    assert any(w.startswith("conflict") and "ER call" in w for w in warnings)
 
 
 def test_choose_same_value_twice_is_not_a_conflict():
