@@ -277,7 +277,7 @@ class Matcher:
         return out
 
     def sections(self, text: str) -> list[Section]:
-        return find_spans(text, ((r.section, _Finder(self, r), r.window, r.paragraph)
+        return find_spans(text, ((r.section, _Finder(self, r), r.window, "line" if r.line else r.paragraph)
                                  for r in self.section_rules))
 
     # --- the prefilter ------------------------------------------------------------------

@@ -38,6 +38,7 @@ DIRECTIONS = frozenset({"forward", "backward", "both"})
 _RULE_KEYS = frozenset({
     "id", "kind", "pattern", "examples", "counter_examples", "value", "section",
     "assertion", "direction", "window", "value_pattern", "note", "region", "within", "rank", "stops", "paragraph",
+    "line",
 })
 _FILE_KEYS = frozenset({"field", "description", "rules", "macros", "near"})
 _MACRO = regex.compile(r"\{\{(\w+)\}\}")
@@ -69,6 +70,7 @@ class Rule:
     within: str = ""  # a value rule that counts only inside a region of this kind
     stops: tuple[str, ...] = ()  # a terminator: the cue kinds it ends (all when empty)
     paragraph: bool = False  # sections: the section also ends at a blank line
+    line: bool = False  # sections: a one-line field ("Clinical diagnosis: ..."): ends with its first line of text
     rank: int = 0  # among competing values, those of the highest-ranked rules are kept ("Final HER2 status:")
     assertion: str = ""  # assertions.toml: what a trigger asserts
     direction: str = "both"
@@ -259,6 +261,7 @@ def _load_rule(path: Path, item: dict, macros: dict[str, str], rule_id: str) -> 
         section=item.get("section", ""), region=_name(item, "region", path, rule_id),
         within=_name(item, "within", path, rule_id), rank=_rank(item, path, rule_id),
         stops=_stops(item, path, rule_id), paragraph=_flag(item, "paragraph", path, rule_id),
+        line=_flag(item, "line", path, rule_id),
         assertion=assertion, direction=direction,
         window=window, value_pattern=value_pattern, lead=lead,
     )

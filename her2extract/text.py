@@ -373,7 +373,8 @@ def find_spans(text: str, heads: Iterable[tuple[str, regex.Pattern, int, bool]])
 
     `heads` gives (kind, pattern, longest, paragraph) per heading rule: a section runs to
     the next heading, or for at most `longest` characters when that is not 0 (OCR text has
-    no blank lines to end a method note), or to the first blank line when `paragraph`.
+    no blank lines to end a method note), or to the first blank line when `paragraph`, or to
+    the end of its first line of text when `paragraph` is "line".
     """
     hits: list[tuple[int, int, str, str, int, bool]] = []
     for kind, pattern, longest, paragraph in heads:
@@ -390,7 +391,11 @@ def find_spans(text: str, heads: Iterable[tuple[str, regex.Pattern, int, bool]])
         end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
         if longest:
             end = min(end, start + longest)
-        if paragraph:
+        if paragraph == "line":  # a one-line field: its first line of text, on the heading's line or the next
+            body = head_end + len(text[head_end:end]) - len(text[head_end:end].lstrip())
+            stop = text.find("\n", body, end)
+            end = stop if stop >= 0 else end
+        elif paragraph:
             body = head_end + len(text[head_end:end]) - len(text[head_end:end].lstrip())
             blank = _BLANK_LINE.search(text, body, end)
             end = blank.start() if blank else end
