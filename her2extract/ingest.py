@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from .errors import UnreadableDocument
+from .layout import OPTION, PageLayout, Word, lay_out, mark_boxes
 from .model import Document, Page, TextSource
 
 log = logging.getLogger(__name__)
@@ -143,8 +144,11 @@ def _read_pdf(
                 continue
             try:
                 text = _pdfium_text(page)
+                scan = is_scan(page)
                 if _has_ruled_table(page):
                     text = _plumber_text(data, index) or text
+                elif not scan:
+                    text = _laid_out(page, text)
                 quality = text_quality(text)
                 usable = len(text.strip()) >= MIN_PAGE_CHARS and quality >= MIN_QUALITY
                 scanned = None
@@ -155,11 +159,11 @@ def _read_pdf(
                 page.close()
             if scanned is not None and (forced and len(scanned.strip()) >= MIN_PAGE_CHARS
                                         or not usable and text_quality(scanned) > quality):
-                pages.append(Page(index + 1, scanned, TextSource.OCR))
+                pages.append(Page(index + 1, scanned, TextSource.OCR, scan))
             elif usable or (len(text.strip()) >= MIN_PAGE_CHARS):
-                pages.append(Page(index + 1, text, TextSource.PDF))
+                pages.append(Page(index + 1, text, TextSource.PDF, scan))
             else:
-                pages.append(Page(index + 1, text, TextSource.NONE))
+                pages.append(Page(index + 1, text, TextSource.NONE, scan))
                 why = ("OCR is off" if ocr == "never" else "OCR found no text" if scanned is not None
                        else "OCR is not available (install tesseract-ocr)")
                 warnings.append(f"no-text-layer: page {index + 1} has no text layer and {why}")
@@ -200,7 +204,11 @@ def ocr_available() -> bool:
 
 
 def ocr_page(page) -> str | None:
-    """Render one PDF page at 300 dpi and read it with Tesseract; None when OCR cannot run."""
+    """Render one PDF page at 300 dpi and read it with Tesseract; None when OCR cannot run.
+
+    The text is the page model's (layout.lay_out) of Tesseract's word boxes, with drawn
+    checkboxes written as "[x]" / "[ ]" from the pixels inside them.
+    """
     if not ocr_available():
         return None
     bitmap = page.render(scale=OCR_DPI / 72, grayscale=True)
@@ -210,10 +218,37 @@ def ocr_page(page) -> str | None:
         image.save(buffer, format="PNG")
     finally:
         bitmap.close()
+    tsv = _tesseract(buffer.getvalue(), "tsv")
+    if tsv is None:
+        return None
+    words = tesseract_words(tsv, 72 / OCR_DPI)
+    if not upright(words):  # a page scanned sideways: Tesseract turned it, its boxes did not
+        return _in_reading_order(words)
+    import numpy as np
+
+    words = mark_boxes(words, np.asarray(image.convert("L")), OCR_DPI / 72)
+    return lay_out(words, page.get_width(), page.get_height()).text
+
+
+def upright(words: list[Word]) -> bool:
+    """Whether the words run across the page (most word boxes wider than tall)."""
+    long = [w for w in words if len(w.text) >= 4]
+    return not long or sum(1 for w in long if w.x1 - w.x0 >= w.height) >= len(long) / 2
+
+
+def _in_reading_order(words: list[Word]) -> str:
+    """Tesseract's own lines, in its order (for pages whose boxes cannot be laid out)."""
+    lines: dict[int, list[str]] = {}
+    for w in words:
+        lines.setdefault(w.line, []).append(w.text)
+    return "\n".join(" ".join(texts) for texts in lines.values())
+
+
+def _tesseract(png: bytes, *config: str) -> str | None:
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
     try:
         done = subprocess.run(
-            ["tesseract", "stdin", "stdout", "--psm", "1", "-l", "eng"], input=buffer.getvalue(),
+            ["tesseract", "stdin", "stdout", "--psm", "1", "-l", "eng", *config], input=png,
             capture_output=True, timeout=OCR_TIMEOUT, env=env, check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
@@ -223,6 +258,131 @@ def ocr_page(page) -> str | None:
         log.warning("OCR failed on one page (tesseract exit %d)", done.returncode)
         return None
     return done.stdout.decode("utf-8", errors="replace")
+
+
+def tesseract_words(tsv: str, scale: float) -> list[Word]:
+    """Tesseract's TSV word rows as Words in page points (`scale`: points per pixel); each
+    keeps the number of Tesseract's line (block, paragraph, line) it belongs to."""
+    words: list[Word] = []
+    lines: dict[tuple[str, str, str], int] = {}
+    for row in tsv.splitlines()[1:]:
+        cells = row.split("\t")
+        if len(cells) < 12 or cells[0] != "5" or not cells[11].strip():
+            continue
+        left, top, width, height = (float(c) for c in cells[6:10])
+        line = lines.setdefault((cells[2], cells[3], cells[4]), len(lines))
+        words.append(Word(cells[11].strip(), left * scale, top * scale, (left + width) * scale,
+                          (top + height) * scale, line))
+    return words
+
+
+# A text layer whose own lines fall apart on the page model (its boxes jitter word by word) is
+# read in stream order instead: below this share of neighbouring words kept on one line.
+MIN_COHERENCE = 0.9
+# Page rendering for checkboxes on a text-layer page (only when it may hold a form row): at
+# 150 dpi a box's frame is half its inside, too coarse to tell a mark from the frame.
+BOX_DPI = 300
+
+
+# A page whose picture covers this share of it is a scan: its text layer (if any) is an OCR
+# engine's reading, whose word boxes are too rough to pair labels with values by position.
+SCAN_COVER = 0.5
+
+
+def is_scan(page) -> bool:
+    """Whether an image covers most of the page (a scanned page, with or without a text layer)."""
+    import pypdfium2.raw as raw
+
+    area = page.get_width() * page.get_height()
+    for image in page.get_objects(filter=(raw.FPDF_PAGEOBJ_IMAGE,), max_depth=2):
+        left, bottom, right, top = image.get_bounds()
+        if (right - left) * (top - bottom) >= SCAN_COVER * area:
+            return True
+    return False
+
+
+def _laid_out(page, stream: str) -> str:
+    """A born-digital page's text from the page model of its text layer (layout.lay_out), or the
+    stream text when the layer's boxes do not hold its own lines together."""
+    words = pdfium_words(page)
+    if len(words) < 2:
+        return stream
+    laid = lay_out(words, page.get_width(), page.get_height())
+    if coherence(words, laid) < MIN_COHERENCE:
+        return stream
+    if sum(1 for w in words if OPTION.match(w.text)) >= 2:
+        import numpy as np
+
+        bitmap = page.render(scale=BOX_DPI / 72, grayscale=True)
+        try:
+            image = np.asarray(bitmap.to_pil().convert("L"))
+        finally:
+            bitmap.close()
+        marked = mark_boxes(words, image, BOX_DPI / 72)
+        if marked != words:
+            laid = lay_out(marked, page.get_width(), page.get_height())
+    return laid.text
+
+
+def coherence(words: list[Word], laid: PageLayout) -> float:
+    """The share of neighbouring words of the source's own lines that the page model keeps on
+    one line (1.0: the layer's geometry agrees with its lines)."""
+    line_of: dict[int, int] = {}
+    number, last = 0, -1
+    for item in laid.placed:
+        if item.start > last + 1 and laid.text.rfind("\n", 0, item.start) > last:
+            number += 1
+        line_of[id(item.word)] = laid.text.count("\n", 0, item.start)
+        last = item.end
+    same = total = 0
+    for a, b in zip(words, words[1:]):
+        if a.line == b.line and a.line >= 0 and id(a) in line_of and id(b) in line_of:
+            total += 1
+            same += line_of[id(a)] == line_of[id(b)]
+    return same / total if total else 1.0
+
+
+def pdfium_words(page) -> list[Word]:
+    """The text layer's words with their boxes (points, origin top left), in stream order; a
+    word's `line` is its line in the stream."""
+    import pypdfium2.raw as raw
+
+    textpage = page.get_textpage()
+    try:
+        height = page.get_height()
+        count = textpage.count_chars()
+        words: list[Word] = []
+        chars: list[str] = []
+        box = [0.0, 0.0, 0.0, 0.0]
+        line = 0
+
+        def flush() -> None:
+            if chars:
+                words.append(Word("".join(chars), box[0], height - box[3], box[2], height - box[1], line))
+                chars.clear()
+
+        for i in range(count):
+            char = chr(raw.FPDFText_GetUnicode(textpage.raw, i))
+            if char in "\r\n":
+                flush()
+                if char == "\n":
+                    line += 1
+                continue
+            if char.isspace() or not char.isprintable():
+                flush()
+                continue
+            left, bottom, right, top = textpage.get_charbox(i)
+            if chars and (left > box[2] + 2 * (box[3] - box[1]) or top < box[1] or bottom > box[3]):
+                flush()  # a wide gap with no space in the stream, or another line
+            if not chars:
+                box = [left, bottom, right, top]
+            else:
+                box = [min(box[0], left), min(box[1], bottom), max(box[2], right), max(box[3], top)]
+            chars.append(char)
+        flush()
+        return words
+    finally:
+        textpage.close()
 
 
 def _pdfium_text(page) -> str:

@@ -146,11 +146,16 @@ class Percent:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page of a document; `text` is what the page yields before cleaning."""
+    """One page of a document; `text` is what the page yields before cleaning.
+
+    `scan`: the page is a picture (an image covers it), so a text layer on it is some OCR
+    engine's reading, whose word boxes cannot be trusted to pair labels with values.
+    """
 
     number: int
     text: str
     source: TextSource
+    scan: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -598,7 +598,7 @@ def build_record(
         _drop(values, evidence, dropped)
         if dropped:
             notes.append(f"conflict: {marker.upper()} results disagree; its other values left empty too")
-    _drop_superseded_pending(values, evidence)
+    _drop_superseded_pending(values, evidence, mentions)
     in_addenda = {_marker(m.field) for m in mentions if m.addendum and m.assertion is Assertion.PRESENT}
     notes += _drop_pending_answered_by_addendum(values, evidence, addenda, in_addenda)
     site, site_note = choose_site(by_field.get("site", []))
@@ -689,13 +689,26 @@ def _drop(values: dict[str, object], evidence: list[Evidence], fields: list[str]
     evidence[:] = [e for e in evidence if e.field not in fields]
 
 
-def _drop_superseded_pending(values: dict[str, object], evidence: list[Evidence]) -> None:
+def _drop_superseded_pending(values: dict[str, object], evidence: list[Evidence], mentions: list[Mention]) -> None:
+    """A pending or not-performed call gives way to a result of the same test; and a statement
+    that put several tests on hold together ("ER/PR assay will be performed") is answered for
+    all of them once the report gives a result for one (the others' results could not be read:
+    left empty, never "pending")."""
     for field, results in _RESULT_FIELDS.items():
         if field == "her2_reported" and values.get("her2_ihc_score") is IhcScore.TWO and not (
             "her2_ish_result" in values or "her2_ish_ratio" in values
         ):
             continue  # IHC 2+ awaiting ISH: "pending" is the report's current call
         if values.get(field) in _NON_RESULTS and any(r in values for r in results):
+            _drop(values, evidence, [field])
+    held = [m for m in mentions if m.field in _RESULT_FIELDS and m.value is Status.PENDING
+            and m.assertion is Assertion.PRESENT]
+    answered = {f for f in _RESULT_FIELDS if values.get(f) not in (None, Status.PENDING)
+                or any(r in values for r in _RESULT_FIELDS[f])}
+    for field in [f for f in _RESULT_FIELDS if values.get(f) is Status.PENDING]:
+        starts = {m.evidence.start for m in held if m.field == field}
+        together = {m.field for m in held if m.evidence.start in starts} - {field}
+        if together & answered:
             _drop(values, evidence, [field])
 
 

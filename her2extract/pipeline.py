@@ -13,6 +13,7 @@ from .interpret import interpret
 from .match import MAX_MENTIONS, Matcher, Trigger
 from .model import Document, Doubt, Evidence, Her2Record, Status, TextSource
 from .normalize import Context, build_record, stated_markers, to_mentions
+from .readings import compare
 from .rules import load_rules
 from .statements import read_layout
 from .text import PAGE_JOINER, clean_string, clean_text
@@ -33,18 +34,20 @@ REPETITIVE_RATIO = 25.0
 TIMED_OUT = "time-out: a pattern took too long on this file"
 
 
-def extract_document(document: Document, matcher: Matcher | None = None) -> Her2Record:
+def extract_document(document: Document, matcher: Matcher | None = None,
+                     abstain: dict[str, tuple[Doubt, str]] | None = None) -> Her2Record:
     """Extract and interpret one read document. Total: any text gives a record.
 
     A pathological text (see repetitive()) or a pattern that runs past its time limit gives an
-    error record with the reason, never an exception.
+    error record with the reason, never an exception. `abstain`: fields left empty whatever the
+    text says, each with its doubt and warning (two readings that disagree: readings.compare).
     """
     matcher = matcher or default_matcher()
     why = repetitive(document)
     if why:
         return error_record(document.source, why)
     try:
-        return _extract_document(document, matcher)
+        return _extract_document(document, matcher, abstain or {})
     except TimeoutError:
         return error_record(document.source, TIMED_OUT)
 
@@ -64,7 +67,7 @@ def repetitive(document: Document) -> str:
             "this is not read as a pathology report")
 
 
-def _extract_document(document: Document, matcher: Matcher) -> Her2Record:
+def _extract_document(document: Document, matcher: Matcher, abstain: dict[str, tuple[Doubt, str]]) -> Her2Record:
     readings = [read_layout(page.text) for page in document.pages]
     clean = clean_text(document, [r.blanks() for r in readings])
     unread_notes, unread_doubts = _unread(document, readings, clean)
@@ -76,6 +79,10 @@ def _extract_document(document: Document, matcher: Matcher) -> Her2Record:
     parts = matcher.parts(text)
     ctx = Context(clean, sections, parts, triggers)
     mentions, warnings = to_mentions(matcher.findings(text), ctx)
+    if abstain:
+        mentions = [m for m in mentions if m.field not in abstain]
+        unread_doubts += tuple(doubt for doubt, _ in abstain.values())
+        warnings += [note for _, note in abstain.values()]
     base = Her2Record(
         source=document.source, pages=len(document.pages), text_source=document.text_source,
     )
@@ -161,61 +168,54 @@ def read_and_extract_bytes(
 ) -> tuple[Document, Her2Record]:
     """Extract one report held in memory (PDF or text, told apart by content).
 
-    In "auto" mode, text-layer pages that name a marker the first reading found no result
-    for are read again with OCR; the OCR reading is kept when it fills more and contradicts
-    nothing (see better_reading), and then so is its document.
+    In "auto" mode, scanned pages whose text layer names a marker, and text-layer pages that
+    name a marker the first reading found no result for, are read again with OCR; where the two
+    readings disagree, readings.compare decides: the reading whose labels and values pair up by
+    position is kept, else the value is left empty (a conflict naming both).
     """
     matcher = matcher or default_matcher()
     document = read_bytes(data, source, max_pages=max_pages, ocr=ocr)
     record = extract_document(document, matcher)
-    if ocr != "auto" or not ocr_available():
+    if ocr != "auto" or not ocr_available() or record.status != "ok":
         return document, record
     pages = pages_to_reread(document, record, matcher)
     if not pages:
         return document, record
     again = read_bytes(data, source, max_pages=max_pages, ocr=ocr, ocr_pages=pages)
-    chosen = better_reading(record, extract_document(again, matcher), pages)
-    return (document, record) if chosen is record else (again, chosen)
+    second = extract_document(again, matcher)
+    verdict = compare(record, second, document, again, pages)
+    chosen_doc, chosen = (again, second) if verdict.second else (document, record)
+    if verdict.abstain:
+        chosen = extract_document(chosen_doc, matcher, verdict.abstain)
+    if verdict.note:
+        chosen = dataclasses.replace(chosen, warnings=chosen.warnings + (verdict.note,))
+    return chosen_doc, chosen
 
 
 # The results a second reading with OCR may fill; "pending" counts as open (a garbled
 # addendum heading can leave a result looking pending).
 _MARKER_STATUS = {"her2": "her2_status", "er": "er_status", "pr": "pr_status"}
 _OPEN = frozenset({Status.UNKNOWN, Status.PENDING})
-_CORE = ("her2_ihc_score", "her2_ish_ratio", "her2_ish_result", "her2_status",
-         "er_status", "er_percent", "pr_status", "pr_percent")
 
 
 def pages_to_reread(document: Document, record: Her2Record, matcher: Matcher) -> frozenset[int]:
-    """Text-layer pages that name a marker the record has no result for.
+    """Text-layer pages to read again from their image: every scanned page that names a marker
+    (its text layer is another engine's reading, whose pairing of labels and values cannot be
+    checked), and any text-layer page naming a marker the record has no result for.
 
     The text layers of scanned reports are old OCR; where one garbles a result ("HER2 (G/1+)",
-    a heading lost in noise), Tesseract on the page image often reads it.
+    a heading lost in noise) or pairs a value with the wrong label, Tesseract on the page
+    image, laid out by position, often reads it.
     """
     open_markers = {m for m, name in _MARKER_STATUS.items() if getattr(record, name) in _OPEN}
-    if not open_markers:
-        return frozenset()
-    return frozenset(
-        page.number for page in document.pages
-        if page.source is TextSource.PDF and matcher.markers(clean_string(page.text).text) & open_markers
-    )
-
-
-def _filled(record: Her2Record, name: str) -> bool:
-    return getattr(record, name) not in (None, "", Status.UNKNOWN, Status.PENDING)
-
-
-def better_reading(first: Her2Record, second: Her2Record, pages: frozenset[int]) -> Her2Record:
-    """The OCR reading when it fills more results and contradicts none of the first's."""
-    if second.status != "ok":
-        return first
-    if any(_filled(first, f) and getattr(second, f) != getattr(first, f) for f in _CORE):
-        return first
-    if sum(_filled(second, f) for f in _CORE) <= sum(_filled(first, f) for f in _CORE):
-        return first
-    listed = ", ".join(str(n) for n in sorted(pages))
-    note = f"ocr-reread: page(s) {listed} read again with OCR; the text layer gave no result there"
-    return dataclasses.replace(second, warnings=second.warnings + (note,))
+    out = set()
+    for page in document.pages:
+        if page.source is not TextSource.PDF:
+            continue
+        named = matcher.markers(clean_string(page.text).text)
+        if named and page.scan or named & open_markers:
+            out.add(page.number)
+    return frozenset(out)
 
 
 def extract_text(text: str, source: str = "<text>", matcher: Matcher | None = None) -> Her2Record:

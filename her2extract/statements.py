@@ -42,9 +42,6 @@ OPTION_REACH = 60
 _TICKED = r"\[\s?[xX✓✔✗✘/]\s?\]|\(\s?[xX✓✔]\s?\)|[☒☑■▣◼●◉✓✔✗✘]|_{1,4}[xX✓✔]_{1,4}"
 _EMPTY = r"\[\s{0,2}\]|\(\s{1,2}\)|[☐□▢◻❑❒○◯]|_{2,}"
 _BOX = regex.compile(rf"(?P<ticked>{_TICKED})|(?P<empty>{_EMPTY})")
-# A single letter OCR makes of a box ("o Negative o Positive", "a Positive"): a box only when
-# every option of the row has one.
-_STANDIN = regex.compile(r"(?<![\w+/.-])(?P<standin>[oOaDQ0©®°•¤])(?=\s{1,3}\S)")
 # A mark in the gutter before an option in a vertical list ("x  Low Positive (1-10% ...)").
 _GUTTER = regex.compile(r"^(?P<indent>[ \t]*)(?P<mark>[xX✓✔]|\[\s?[xX✓✔]\s?\]|\(\s?[xX]\s?\)|_{1,4}[xX]_{1,4}|[☒☑■▣◼●])?"
                         r"(?P<box>\[\s{0,2}\]|\(\s{1,2}\)|[☐□▢◻❑○]|_{2,})?[ \t]{1,6}(?=\S)")
@@ -140,6 +137,8 @@ def read_layout(text: str) -> Reading:
     found += _option_rows(lines)
     found += _option_lists(lines)
     found += _shifted_blocks(lines)
+    if not found or not any(u.code == "layout-shift" for u in found):
+        found += _shifted_sentences(text)
     found += _reference_columns(lines)
     found += _placeholders(text)
     found += _legends(lines)
@@ -157,36 +156,59 @@ class _Option:
     ticked: bool | None  # None: a stand-in letter, not known either way
 
 
+# An option word of a form row (a call, a score, an ISH result), where its box may stand before it.
+_ROW_OPTION = regex.compile(
+    r"(?i)(?<![A-Za-z-])(?:low[\s-]{1,3}positive|weakly\s{1,3}positive|positive|negative|equivocal|borderline"
+    r"|not\s{1,3}amplified|non-?\s?amplified|amplified|not\s{1,3}performed|not\s{1,3}indicated|indeterminate"
+    r"|(?<![\d.])[0-3]\+|score\s{0,2}[0-3]\+?|yes|no|present|absent)(?![\w])")
+# What a reader makes of a printed box right before an option: a box as typed, or a short
+# token no word is made of ("o", "q", "c3", "El", "©", "0"); common short words never are.
+_TOKEN_BEFORE = regex.compile(
+    rf"(?:(?P<ticked>{_TICKED})|(?P<empty>{_EMPTY})|(?<![\w+/.-])(?P<standin>[oOaqQDdcCnuUe0©®°•¤|]|c3|E3|El|Cl|CI|ra|q_|0\)|D\)|O\)))"
+    r"[ \t]{0,3}$")
+_WORDS_NEVER_BOXES = frozenset({"is", "to", "as", "at", "in", "of", "or", "on", "by", "be", "an", "so", "if", "it", "a"})
+
+
 def _row_options(line: str) -> list[list[_Option]]:
-    """The sets of boxed options of one line: two or more boxes, each before an option word,
-    each within OPTION_REACH characters of the next."""
-    boxes = [(m.start(), m.end(), m.group("ticked") is not None) for m in _BOX.finditer(line)]
-    boxes = [b for b in boxes if _OPTION_START.match(line, _skip_spaces(line, b[1]))]
-    letters = [(m.start(), m.end(), None) for m in _STANDIN.finditer(line)
-               if _OPTION_WORD_STRICT.match(line, _skip_spaces(line, m.end()))]
+    """The sets of printed options of one line: two or more option words within OPTION_REACH
+    characters of each other, at least one with a box (or a reader's stand-in for one) right
+    before it. An option without a box of its own, or with a stand-in letter, is of unknown
+    state: not marked as far as can be told."""
+    found = []
+    for m in _ROW_OPTION.finditer(line):
+        token = _TOKEN_BEFORE.search(line, max(0, m.start() - 6), m.start())
+        start, ticked, boxed = m.start(), None, False
+        if token is not None:
+            text = token.group(0).strip()
+            if token.group("standin") and text in _WORDS_NEVER_BOXES and text != "a":
+                token = None
+            else:
+                start, boxed = token.start(), True
+                ticked = True if token.group("ticked") else False if token.group("empty") else None
+        found.append((start, m.start(), m.end(), ticked, boxed))
     sets = []
-    for group in _clusters(sorted(boxes + letters)):
-        if len(group) < 2 or (sum(1 for b in group if b[2] is None) == 1 and len(group) == 2):
-            continue  # one stand-in letter beside one box proves nothing
-        options = []
-        for k, (start, end, ticked) in enumerate(group):
-            stop = group[k + 1][0] if k + 1 < len(group) else len(line)
-            gap = _CELL_GAP.search(line, _skip_spaces(line, end), stop)
-            if k + 1 == len(group):  # the last option ends with its cell, or with its words
-                stop = gap.start() if gap else min(stop, _option_end(line, end))
-            options.append(_Option(start, end, stop, ticked))
-        sets.append(options)
+    group: list[tuple] = []
+    for item in found + [None]:
+        if item is not None and group and item[0] - group[-1][2] <= OPTION_REACH:
+            group.append(item)
+            continue
+        if len(group) >= 2 and any(g[4] for g in group) and _one_kind(line, group):
+            options = []
+            for k, (start, word, word_end, ticked, _) in enumerate(group):
+                stop = group[k + 1][0] if k + 1 < len(group) else word_end
+                if k + 1 == len(group):  # the last option ends with its cell, or with its words
+                    gap = _CELL_GAP.search(line, word_end, len(line))
+                    stop = gap.start() if gap else _option_end(line, word_end)
+                options.append(_Option(start, word, stop, ticked))
+            sets.append(options)
+        group = [item] if item is not None else []
     return sets
 
 
-def _clusters(boxes: list[tuple[int, int, bool | None]]) -> list[list[tuple[int, int, bool | None]]]:
-    groups: list[list[tuple[int, int, bool | None]]] = []
-    for box in boxes:
-        if groups and box[0] - groups[-1][-1][1] <= OPTION_REACH:
-            groups[-1].append(box)
-        else:
-            groups.append([box])
-    return groups
+def _one_kind(line: str, group: list[tuple]) -> bool:
+    """Options of one set answer one question: all calls, or all scores (not "2+ positive")."""
+    kinds = {"score" if any(ch.isdigit() for ch in line[w:e]) else "call" for _, w, e, _, _ in group}
+    return len(kinds) == 1
 
 
 _OPTION_TAIL = regex.compile(r"[^.;\n]{0,40}?(?=[.;]\s|\s{2,}|$|\s(?:[A-Z][a-z]|[A-Z]{2,}\b))")
@@ -323,6 +345,47 @@ def _shifted_blocks(lines: list[_Line]) -> list[Unread]:
     return out
 
 
+# The same slip in a text whose lines were joined into sentences ("RECEPTOR STATUS AND HER2/NEU:
+# 98% positive cells. Estrogen receptors: 25% positive. ... Ki-67 proliferative index: This
+# report continues"): a heading naming a group of tests, then labels naming two or more markers.
+_SEGMENT = regex.compile(r"(?<=^|[.:]\s|\n)[ \t]*(?P<label>[A-Za-z][^:.\n]{0,60}?:)[ \t]*(?P<value>[^.:\n]*(?:\.\d[^.:\n]*)*)")
+_GROUP_HEAD = regex.compile(r"(?i)\b(?:receptors?\s{1,3}status|biomarkers?|prognostic|predictive|markers|immunohisto\w*|"
+                            r"hormone\s{1,3}receptors?)\b")
+_VALUE_LIKE = regex.compile(r"(?i)\d|%|\+|\b(?:positive|negative|equivocal|amplified|pending|not\s{1,3}(?:done|performed)|"
+                            r"weak|moderate|strong|low|high|over-?expressed)\b")
+
+
+def _shifted_sentences(text: str) -> list[Unread]:
+    out: list[Unread] = []
+    if ":" not in text:
+        return out
+    segments = list(_SEGMENT.finditer(text, overlapped=True))
+    k = 0
+    while k < len(segments):
+        head = segments[k]
+        names = markers_in(head.group("label"))
+        if not (_GROUP_HEAD.search(head.group("label")) or len(names) >= 2) or not _VALUE_LIKE.search(head.group("value")):
+            k += 1
+            continue
+        block = [head]
+        j = k + 1
+        while j < len(segments) and markers_in(segments[j].group("label")) and segments[j].start() - block[-1].end() <= 4:
+            block.append(segments[j])
+            j += 1
+        children = block[1:]
+        if len(children) >= 2 and len({m for c in children for m in markers_in(c.group("label"))}) >= 2 \
+                and not _VALUE_LIKE.search(children[-1].group("value")):
+            label = " ".join(head.group("label").split())
+            note = (f"layout-shift: the values beside '{label[:40]}' do not line up with their labels (the heading "
+                    f"has a value, the last label none): a row has slipped; left unread")
+            marks = tuple(dict.fromkeys(m for c in children for m in markers_in(c.group("label"))))
+            statement = (block[0].start(), block[-1].end())
+            out += [Unread(seg.start("value"), seg.end("value"), "layout-shift", note, marks, statement)
+                    for seg in block if seg.group("value").strip()]
+        k = max(j, k + 1)
+    return out
+
+
 def _blank_block(block: list[tuple[_Line, regex.Match]], hanging: list[_Line]) -> list[Unread]:
     head = " ".join(block[0][1].group("label").split())
     last = " ".join(block[-1][1].group("label").split())
@@ -372,8 +435,10 @@ def _reference_columns(lines: list[_Line]) -> list[Unread]:
 
 # --- placeholders and legends ----------------------------------------------------------------
 
+# A template's choice left in square brackets ("[Positive/Negative]", "[invasive carcinoma/DCIS/
+# metastatic carcinoma]"), or a field's name in angle brackets.
 _PLACEHOLDER = regex.compile(
-    rf"(?i)\[\s{{0,2}}{_OPTION_WORD}(?:\s{{0,2}}/\s{{0,2}}{_OPTION_WORD}){{1,5}}\s{{0,2}}\]|<\s?(?:result|value|score|status)\s?>")
+    r"(?i)\[[^\[\]\n/]{1,40}(?:/[^\[\]\n/]{1,40}){1,6}\]|<\s?(?:result|value|score|status|percent)\s?>")
 
 
 def _placeholders(text: str) -> list[Unread]:
@@ -381,7 +446,7 @@ def _placeholders(text: str) -> list[Unread]:
 
 
 _CATEGORY = (r"(?:low[\s-]{1,3}positive|weakly\s{1,3}positive|positive|negative|equivocal|borderline|"
-             r"not\s{1,3}amplified|non-?\s?amplified|amplified)")
+             r"not\s{1,3}amplified|non-?\s?amplified|amplified|high|low|intermediate)")
 _NUM = r"(?<![\d.,])\d{1,3}(?:[.,]\d{1,2})?(?![\d])"
 _BAND = (rf"(?:(?:score\s{{0,2}})?[<>≤≥]=?\s{{0,2}}{_NUM}\s{{0,2}}%?|{_NUM}\s{{0,2}}[%+]?\s{{0,2}}(?:-|–|to|or|/)"
          rf"\s{{0,2}}{_NUM}\s{{0,2}}[%+]?|(?:score\s{{0,2}})?(?<![\d.,])[0-3]\+|(?:score\s{{0,2}})0\b|(?<![\d.,])0(?=\s{{0,2}}(?:=|:)))")
@@ -401,12 +466,14 @@ def _legends(lines: list[_Line]) -> list[Unread]:
     for line in lines:
         pairs = list(_PAIR.finditer(line.text)) if _has_digit(line.text) else []
         pairs = [p for p in pairs if _band_of(p)]
-        legend = _legend_span(line.text, pairs)
-        if legend is not None:
+        legends = [span for group in _pair_runs(line.text, pairs)
+                   if (span := _legend_span(line.text, group)) is not None]
+        for legend in legends:
             head = line.text[:legend[0]]
             if _LEGEND_HEAD.fullmatch(head):  # "Scoring key: ..." names no result either
                 legend = (len(head) - len(head.lstrip()), legend[1])
             out.append(Unread(line.start + legend[0], line.start + legend[1], "legend"))
+        if legends:
             run.clear()
             continue
         definition = _DEFINITION.search(line.text) if len(pairs) == 1 else None
@@ -433,6 +500,21 @@ def _band_of(pair: regex.Match) -> str:
 
 def _category_of(pair: regex.Match) -> str:
     return " ".join((pair.group("cat") or pair.group("cat2") or "").lower().split())
+
+
+LEGEND_REACH = 40  # pairs of one legend follow each other this closely (characters between)
+
+
+def _pair_runs(text: str, pairs: list[regex.Match]) -> list[list[regex.Match]]:
+    """Pairs in runs: each close to the one before, with no marker named between them."""
+    runs: list[list[regex.Match]] = []
+    for pair in pairs:
+        if runs and pair.start() - runs[-1][-1].end() <= LEGEND_REACH \
+                and not markers_in(text[runs[-1][-1].end():pair.start()]):
+            runs[-1].append(pair)
+        else:
+            runs.append([pair])
+    return runs
 
 
 def _legend_span(text: str, pairs: list[regex.Match]) -> tuple[int, int] | None:

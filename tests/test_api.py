@@ -139,7 +139,7 @@ def test_extract_text_evidence_indexes_the_text():
 
 # --- import order ------------------------------------------------------------------------------
 
-ORDER = ["errors", "model", "literals", "gaps", "ingest", "text", "rules", "statements", "match", "normalize", "interpret",
+ORDER = ["errors", "model", "literals", "gaps", "layout", "ingest", "text", "rules", "statements", "match", "normalize", "interpret", "readings",
          "pipeline", "export", "naaccr", "fhir", "batch", "web", "cli"]
 SIBLINGS = {"ingest", "text", "rules"}  # one stage; none may import another
 LATER: dict[str, str] = {}  # DESIGN.md stages not written yet rank with the CLI
