@@ -72,7 +72,12 @@ def compare(first: Her2Record, second: Her2Record, first_doc: Document, second_d
         if a == b:
             continue
         if not a:
-            if b_ev.get(name) is not None and b_ev[name].page in pages and name.split("_", 1)[0] not in forms:
+            ev = b_ev.get(name)
+            if ev is None or ev.page not in pages or name.split("_", 1)[0] in forms:
+                continue
+            if _uncorroborated(ev, first_doc):  # a number the text layer reads nowhere: a misread digit?
+                conflicts.append(name)
+            else:
                 win_b.append(name)
             continue
         if not b:
@@ -86,7 +91,7 @@ def compare(first: Her2Record, second: Her2Record, first_doc: Document, second_d
     def weight(names: list[str]) -> int:
         return sum(2 if n in CORE else 1 for n in names)
 
-    take_second = bool(win_b or layout) and weight(win_b + layout) >= weight(keep_a)
+    take_second = bool(win_b or layout) and weight(win_b + layout) > weight(keep_a)
     abstain = {name: _conflict(name, first, second, a_ev.get(name), b_ev.get(name)) for name in conflicts}
     if not take_second:  # the text layer is kept: where its pairing lost to the positional one, it is no value
         abstain.update({name: _conflict(name, first, second, a_ev.get(name), b_ev.get(name)) for name in layout})
@@ -106,7 +111,39 @@ def _same_characters(a: Evidence | None, b: Evidence | None, first_doc: Document
         return False
     a_page = next((p.text for p in first_doc.pages if p.number == a.page), "")
     b_page = next((p.text for p in second_doc.pages if p.number == b.page), "")
-    return _squeezed(a.text) in _squeezed(b_page) and _squeezed(b.text) in _squeezed(a_page)
+    return _holds(_squeezed(b_page), _squeezed(a.text)) and _holds(_squeezed(a_page), _squeezed(b.text))
+
+
+# How far from the words of its statement a number is looked for in the other reading.
+NEAR = 200
+
+
+def _uncorroborated(b: Evidence, first_doc: Document) -> bool:
+    """A number the image's reading adds that the page's text layer contradicts: the text layer
+    has the statement (its longer words) but not the number near them, even allowing for its
+    OCR's letters for digits ("6O%", "2O1k"): one of the two engines misread a digit, and
+    which one cannot be told. A text layer that lacks the statement says nothing against it."""
+    page = next((p for p in first_doc.pages if p.number == b.page), None)
+    if page is None or not page.text.strip() or not any(ch.isdigit() for ch in b.text):
+        return False
+    layer = _digits_repaired(page.text)
+    anchors = [w for w in regex.findall(r"[A-Za-z]{6,}", b.context or b.text)]
+    places = [m.start() for w in anchors for m in regex.finditer(regex.escape(w), layer, flags=regex.I)]
+    if not places:
+        return False
+    numbers = [regex.sub(r"[.,]", r"\\s?[.,]?\\s?", n) for n in regex.findall(r"\d+(?:[.,]\d+)?", b.text)]
+    return not any(all(regex.search(n, layer[max(0, at - NEAR):at + NEAR]) for n in numbers) for at in places)
+
+
+def _digits_repaired(text: str) -> str:
+    """A text layer with the letters OCR makes of digits next to digits turned back ("6O" -> "60")."""
+    text = regex.sub(r"(?<=\d)[Oo]|[Oo](?=\d)", "0", text)
+    return regex.sub(r"(?<=\d)[lI|]|[lI|](?=\d)", "1", text)
+
+
+def _holds(page: str, value: str) -> bool:
+    """Whether `page` holds `value` as a whole ("21%" does not hold "1%")."""
+    return bool(value) and regex.search(rf"(?<![\w.]){regex.escape(value)}(?![\w.])", page) is not None
 
 
 _MARKER_WORDS = {"her2": "HER2", "er": "ER", "pr": "PR", "ki67": "Ki-67"}

@@ -135,7 +135,7 @@ def read_layout(text: str) -> Reading:
     lines = _lines(text)
     found: list[Unread] = []
     found += _option_rows(lines)
-    found += _option_lists(lines)
+    found += _option_lists(lines, text)
     found += _shifted_blocks(lines)
     if not found or not any(u.code == "layout-shift" for u in found):
         found += _shifted_sentences(text)
@@ -237,32 +237,42 @@ def _option_rows(lines: list[_Line]) -> list[Unread]:
             if not label.strip() and line.index > 0:  # the label is the line above ("HER2 (IHC):" then the boxes)
                 above = lines[line.index - 1].text
                 label = above if len(above.strip()) < 60 else ""
-            out += _decide(line, options, label)
+            out += _decide(line.text, line.start, options, label, (line.start, line.start + len(line.text)))
             last = options[-1].end
     return out
 
 
-def _decide(line: _Line, options: list[_Option], label: str) -> list[Unread]:
-    """Blank every option but the one marked; with no mark or several, blank them all."""
+# An option's printed description that defines it by a share of cells ("(1-10% of cells ...)",
+# "(greater than 10% ...)"): a definition. "(Score 2+)" is the option's value and stays.
+_DESCRIPTION = regex.compile(r"\([^()\n]{0,60}%[^()\n]{0,60}\)")
+
+
+def _decide(text: str, base: int, options: list[_Option], label: str, row: tuple[int, int]) -> list[Unread]:
+    """Blank every option but the one marked; with no mark or several, blank them all.
+
+    `options` hold offsets into `text`, which starts at `base` in the page; `row` is the
+    statement in page offsets."""
     marked = [o for o in options if o.ticked]
     names = tuple(markers_in(label))
-    row = (line.start, line.start + len(line.text))
     shown = " ".join(label.split())[:40] or "a form row"
     if len(marked) == 1:
         keep = marked[0]
         spans = [(o.box_start, o.end) for o in options if o is not keep] + [(keep.box_start, keep.box_end)]
-        return [Unread(line.start + a, line.start + b, "form-option", statement=row) for a, b in spans]
+        # the printed description of the marked option is the template's, not a result:
+        # "Low Positive (1-10% of cells demonstrate nuclear positivity)"
+        spans += [m.span() for m in _DESCRIPTION.finditer(text, keep.box_end, keep.end)]
+        return [Unread(base + a, base + b, "form-option", statement=row) for a, b in spans]
     if marked:
         code, note = "form-ambiguous", f"form-ambiguous: {shown}: more than one printed option is marked; left empty"
     else:
         code, note = "form-unticked", f"form-unticked: {shown}: printed options and none is marked; left empty"
     start, end = options[0].box_start, options[-1].end
-    return [Unread(line.start + start, line.start + end, code, note if names else "", names, row)]
+    return [Unread(base + start, base + end, code, note if names else "", names, row)]
 
 
 # --- option lists: a CAP template prints every option on its own line ---------------------
 
-def _option_lists(lines: list[_Line]) -> list[Unread]:
+def _option_lists(lines: list[_Line], page: str) -> list[Unread]:
     """Runs of two or more lines that each start with an option (after a mark or a box, or
     none) at one column: the marked line is the answer, the others are printed options."""
     out: list[Unread] = []
@@ -270,7 +280,7 @@ def _option_lists(lines: list[_Line]) -> list[Unread]:
 
     def flush() -> None:
         if len(run) >= 2:
-            out.extend(_decide_list(run, lines))
+            out.extend(_decide_list(run, lines, page))
         run.clear()
 
     for line in lines:
@@ -289,7 +299,7 @@ def _option_lists(lines: list[_Line]) -> list[Unread]:
 LIST_LINE = 160  # a line of a printed option list is short
 
 
-def _decide_list(run: list[tuple[_Line, regex.Match]], lines: list[_Line]) -> list[Unread]:
+def _decide_list(run: list[tuple[_Line, regex.Match]], lines: list[_Line], page: str) -> list[Unread]:
     words = {_OPTION_WORD_STRICT.match(line.text, m.end()).group(0).lower() for line, m in run}
     if len(words) < 2:  # one option word repeated is a list of results, not of options
         return []
@@ -301,10 +311,8 @@ def _decide_list(run: list[tuple[_Line, regex.Match]], lines: list[_Line]) -> li
     heading = lines[first.index - 1].text if first.index > 0 else ""
     options = [_Option(line.start + m.start(), line.start + m.end(), line.start + len(line.text),
                        bool(m.group("mark"))) for line, m in run]
-    pseudo = _Line(0, "", first.index)
-    found = _decide(pseudo, options, heading)
     block = (first.start, run[-1][0].start + len(run[-1][0].text))
-    return [Unread(u.start, u.end, u.code, u.note, u.markers, block) for u in found]
+    return _decide(page, 0, options, heading, block)
 
 
 # --- label/value blocks whose values slipped a row --------------------------------------------
@@ -455,7 +463,7 @@ _PAIR = regex.compile(
     rf"(?i)(?P<cat>{_CATEGORY})\s{{0,3}}[:=(]?\s{{0,3}}(?:\(\s{{0,2}})?(?P<band>{_BAND})(?:\s{{0,2}}\))?"
     rf"|(?P<band2>{_BAND})\s{{0,3}}(?:=|:|-|is)\s{{0,3}}(?P<cat2>{_CATEGORY})")
 # a definition: the category is the label ("Low Positive: 1-10%", "2+ = equivocal")
-_DEFINITION = regex.compile(rf"(?i){_CATEGORY}\s{{0,3}}[:=]\s{{0,3}}{_BAND}|{_BAND}\s{{0,3}}[=]\s{{0,3}}{_CATEGORY}")
+_DEFINITION = regex.compile(rf"(?i){_CATEGORY}\s{{0,3}}[:=]\s{{0,3}}{_BAND}|{_BAND}\s{{0,3}}(?:=|\bis\b)\s{{0,3}}{_CATEGORY}")
 
 
 def _legends(lines: list[_Line]) -> list[Unread]:
