@@ -132,7 +132,13 @@ def render_summary(record) -> str:
         where = f'   page {ev.page}: "{_snippet(ev.context or ev.text)}"' if ev else "   (derived)"
         lines.append(f"  {label:<18} {value:<16}{where}")
     if len(lines) == 2:
-        lines.append("  No HER2, ER, PR or Ki-67 result found.")
+        lines.append("  No HER2, ER, PR or Ki-67 value could be given: see what is unclear below."
+                     if record.doubts else "  No HER2, ER, PR or Ki-67 result found.")
+    if record.doubts:
+        lines += ["", "Unclear, so left empty:"]
+        for doubt in record.doubts:
+            lines.append(f"  {doubt.marker.upper()}: {doubt.text}")
+            lines += [f'      page {ev.page}: "{_snippet(ev.context or ev.text)}"' for ev in doubt.evidence]
     if record.warnings:
         lines += ["", "Warnings:"] + [f"  - {w}" for w in record.warnings]
     if record.explanation:

@@ -57,6 +57,9 @@ def to_json(record: Her2Record) -> dict:
         "disclaimer": record.disclaimer,
     }
     out["results"] = [_mention_dict(m) for m in record.mentions]
+    # what was left empty on purpose, and the evidence on each side
+    out["unclear"] = [{"marker": d.marker, "code": d.code, "text": d.text,
+                       "evidence": [_evidence_dict(e) for e in d.evidence]} for d in record.doubts]
     return out
 
 

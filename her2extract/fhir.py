@@ -175,14 +175,24 @@ def to_bundle(record: Her2Record) -> Bundle:
             **value,
         )
         observations.append((next(urns), observation))
+    # a file that could not be read is no final report of anything: "cancelled" (the reading was
+    # not completed), with the reason; values the record left empty on purpose get no Observation
+    # and are named in the conclusion
+    if record.status != "ok":
+        conclusion = f"Not read: {record.error}"
+    else:
+        conclusion = f"HER2 {record.her2_status.value}; ER {record.er_status.value}; PR {record.pr_status.value}"
+        unclear = [f"{d.marker.upper()}: {d.text}" for d in record.doubts]
+        if unclear:
+            conclusion += ". Left empty, as the report is unclear: " + "; ".join(dict.fromkeys(unclear))
     report = DiagnosticReport(
-        status="final",
+        status="final" if record.status == "ok" else "cancelled",
         category=[CodeableConcept(coding=[Coding(system="http://terminology.hl7.org/CodeSystem/v2-0074", code="SP",
                                                  display="Surgical Pathology")])],
         code=CodeableConcept(text="Pathology report: biomarkers read by her2extract"),
         subject=Reference(reference=patient_id),
         result=[Reference(reference=urn) for urn, _ in observations] or None,
-        conclusion=f"HER2 {record.her2_status.value}; ER {record.er_status.value}; PR {record.pr_status.value}",
+        conclusion=conclusion,
     )
     entries = [(patient_id, patient), (document_id, document), (report_id, report), *observations]
     return Bundle(

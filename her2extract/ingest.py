@@ -145,8 +145,9 @@ def _read_pdf(
             try:
                 text = _pdfium_text(page)
                 scan = is_scan(page)
-                if _has_ruled_table(page):
-                    text = _plumber_text(data, index) or text
+                ruled = _plumber_text(data, index) if _has_ruled_table(page) else ""
+                if ruled:
+                    text = ruled
                 elif not scan:
                     text = _laid_out(page, text)
                 quality = text_quality(text)
@@ -371,7 +372,9 @@ def pdfium_words(page) -> list[Word]:
             if char.isspace() or not char.isprintable():
                 flush()
                 continue
-            left, bottom, right, top = textpage.get_charbox(i)
+            # the font's box (ascent to descent), not the glyph's: "of" and "Positive" on one
+            # baseline get one height, so the page model keeps them on one line
+            left, bottom, right, top = textpage.get_charbox(i, loose=True)
             if chars and (left > box[2] + 2 * (box[3] - box[1]) or top < box[1] or bottom > box[3]):
                 flush()  # a wide gap with no space in the stream, or another line
             if not chars:
@@ -421,6 +424,8 @@ def _plumber_text(data: bytes, index: int) -> str:
         with pdfplumber.open(io.BytesIO(data), pages=[index + 1]) as pdf:
             page = pdf.pages[0]
             tables = sorted(page.find_tables(), key=lambda t: t.bbox[1])
+            if not tables:  # lines and boxes but no table (a form's checkboxes): the page model reads it
+                return ""
             parts: list[str] = []
             top = float("-inf")
             for table in tables:

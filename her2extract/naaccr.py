@@ -191,8 +191,16 @@ NOT_APPLICABLE = {3827: "9", 3826: "XX8", 3828: "X8", 3915: "9", 3914: "XX8", 39
 
 
 def naaccr_items(record: Her2Record) -> dict[int, str]:
-    """Every breast SSDI's code for one record; "not applicable" codes for other sites and errors."""
-    if record.status != "ok" or record.site not in (Site.BREAST, None):
+    """Every breast SSDI's code for one record; "not applicable" codes for other sites.
+
+    A file that could not be read has no codes at all (blank): coding it "not documented" or
+    "not applicable" would say the report was read and held nothing. A value the record left
+    empty on purpose (a conflict, a discordant call, an unmarked form) gets the same code as one
+    the report does not state: "not documented" (9, XX9, ...), never a result code.
+    """
+    if record.status != "ok":
+        return {number: "" for number in ITEMS}
+    if record.site not in (Site.BREAST, None):
         return dict(NOT_APPLICABLE)
     pending_ish = _ish_pending(record)
     return {
@@ -213,13 +221,15 @@ def naaccr_items(record: Her2Record) -> dict[int, str]:
 
 
 def naaccr_row(record: Her2Record) -> dict[str, str]:
-    """One CSV row: the source file, then "NUMBER Name" headers in item order."""
+    """One CSV row: the source file, its status (ok / error) and the reason of an error, then
+    "NUMBER Name" headers in item order."""
     codes = naaccr_items(record)
-    return {"source": record.source, "status": record.status, **{header(n): codes[n] for n in ITEMS}}
+    return {"source": record.source, "status": record.status, "error": record.error,
+            **{header(n): codes[n] for n in ITEMS}}
 
 
 def naaccr_columns() -> list[str]:
-    return ["source", "status", *(header(n) for n in ITEMS)]
+    return ["source", "status", "error", *(header(n) for n in ITEMS)]
 
 
 def naaccr_xml(rows: Iterable[dict[str, str]]) -> str:
@@ -230,9 +240,16 @@ def naaccr_xml(rows: Iterable[dict[str, str]]) -> str:
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<NaaccrData baseDictionaryUri="http://naaccr.org/naaccrxml/naaccr-dictionary-250.xml"'
              ' recordType="I" specificationVersion="1.7" xmlns="http://naaccr.org/naaccrxml">']
+    rows = list(rows)
+    for row in rows:  # files that could not be read are listed, never coded as empty tumours
+        if row.get("status", "ok") != "ok":
+            reason = f"{row['source']}: {row.get('error', '')}"
+            lines.append(f"  <!-- not read, no codes: {_comment(reason)} -->")
     for row in rows:
+        if row.get("status", "ok") != "ok":
+            continue
         lines.append("  <Patient>")
-        lines.append(f"    <Tumor><!-- {escape(row['source']).replace('--', '- -')} -->")
+        lines.append(f"    <Tumor><!-- {_comment(row['source'])} -->")
         for number in ITEMS:
             code = row[header(number)]
             lines.append(f"      <Item naaccrId={quoteattr(tables[number]['xml_id'])} naaccrNum=\"{number}\">"
@@ -241,3 +258,15 @@ def naaccr_xml(rows: Iterable[dict[str, str]]) -> str:
         lines.append("  </Patient>")
     lines.append("</NaaccrData>")
     return "\n".join(lines) + "\n"
+
+
+def _comment(text: str) -> str:
+    """Text safe inside an XML comment: escaped, no "--", no control characters."""
+    from xml.sax.saxutils import escape
+
+    clean = "".join(ch if ch.isprintable() else " " for ch in text)
+    out = escape(clean)
+    while "--" in out:
+        out = out.replace("--", "- -")
+    return out.rstrip("-")
+

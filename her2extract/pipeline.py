@@ -11,7 +11,7 @@ from .errors import Her2ExtractError, UnreadableDocument
 from .ingest import MAX_BYTES, MAX_PAGES, ocr_available, read_bytes, read_file_bytes
 from .interpret import interpret
 from .match import MAX_MENTIONS, Matcher, Trigger
-from .model import Document, Doubt, Evidence, Her2Record, Status, TextSource
+from .model import Document, Doubt, Evidence, Her2Record, TextSource
 from .normalize import Context, build_record, stated_markers, to_mentions
 from .readings import compare
 from .rules import load_rules
@@ -178,7 +178,7 @@ def read_and_extract_bytes(
     record = extract_document(document, matcher)
     if ocr != "auto" or not ocr_available() or record.status != "ok":
         return document, record
-    pages = pages_to_reread(document, record, matcher)
+    pages = pages_to_reread(document, matcher)
     if not pages:
         return document, record
     again = read_bytes(data, source, max_pages=max_pages, ocr=ocr, ocr_pages=pages)
@@ -192,28 +192,23 @@ def read_and_extract_bytes(
     return chosen_doc, chosen
 
 
-# The results a second reading with OCR may fill; "pending" counts as open (a garbled
-# addendum heading can leave a result looking pending).
-_MARKER_STATUS = {"her2": "her2_status", "er": "er_status", "pr": "pr_status"}
-_OPEN = frozenset({Status.UNKNOWN, Status.PENDING})
 
 
-def pages_to_reread(document: Document, record: Her2Record, matcher: Matcher) -> frozenset[int]:
+def pages_to_reread(document: Document, matcher: Matcher) -> frozenset[int]:
     """Text-layer pages to read again from their image: every scanned page that names a marker
     (its text layer is another engine's reading, whose pairing of labels and values cannot be
-    checked), and any text-layer page naming a marker the record has no result for.
+    checked). A born-digital page is never read again: its text layer is the page.
 
     The text layers of scanned reports are old OCR; where one garbles a result ("HER2 (G/1+)",
     a heading lost in noise) or pairs a value with the wrong label, Tesseract on the page
     image, laid out by position, often reads it.
     """
-    open_markers = {m for m, name in _MARKER_STATUS.items() if getattr(record, name) in _OPEN}
     out = set()
     for page in document.pages:
-        if page.source is not TextSource.PDF:
+        # a born-digital page's text layer is the page itself: its picture can only be misread
+        if page.source is not TextSource.PDF or not page.scan:
             continue
-        named = matcher.markers(clean_string(page.text).text)
-        if named and page.scan or named & open_markers:
+        if matcher.markers(clean_string(page.text).text):
             out.add(page.number)
     return frozenset(out)
 

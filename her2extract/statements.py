@@ -318,6 +318,8 @@ def _decide_list(run: list[tuple[_Line, regex.Match]], lines: list[_Line], page:
 # --- label/value blocks whose values slipped a row --------------------------------------------
 
 _LABEL = regex.compile(r"^(?P<indent>[ \t]*)(?P<label>[A-Za-z][^:\n]{0,60}?:)(?:[ \t]+(?P<value>\S.*)|[ \t]*$)")
+# A block's heading may be a heading in capitals with no colon ("BIOMARKERS   Positive, 95%").
+_HEADING = regex.compile(r"^(?P<indent>[ \t]*)(?P<label>[A-Z][A-Z0-9 /&(),.-]{2,60}?)(?:[ \t]{2,}(?P<value>\S.*)|[ \t]*$)")
 _VALUE_ONLY = regex.compile(r"^(?P<indent>[ \t]{8,})(?P<value>\S.*)$")
 
 
@@ -328,7 +330,7 @@ def _shifted_blocks(lines: list[_Line]) -> list[Unread]:
     out: list[Unread] = []
     k = 0
     while k < len(lines):
-        head = _LABEL.match(lines[k].text)
+        head = _LABEL.match(lines[k].text) or _HEADING.match(lines[k].text)
         if head is None:
             k += 1
             continue

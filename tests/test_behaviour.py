@@ -62,6 +62,8 @@ def test_the_suite_is_well_formed():
             assert len(case["variants"]) >= 2 and "{{slot}}" in case["text"], name
         if case["kind"] == "INV":
             assert all("expect" not in v for v in case["variants"]), f"{name}: INV shares one expect"
+    items = {c["item"] for _, c, _ in CASES}
+    assert len({c["id"] for _, c, _ in CASES}) >= 60 and items >= {2, 3, 4, 5, 6, 7, 8}
 
 
 @pytest.mark.parametrize("name,case,variant", CASES, ids=[c[0] for c in CASES])

@@ -86,3 +86,66 @@ def test_upload_a_pdf_and_see_the_card_with_highlighted_evidence(server, samples
             browser.close()
     outside = [u for u in requested if not u.startswith(server) and not u.startswith(("blob:", "data:"))]
     assert not outside, f"the page asked for something outside this computer: {outside}"
+
+
+UNCLEAR_REPORTS = {
+    "self-contradicting.txt": "Breast, left, core biopsy: invasive ductal carcinoma.\n"
+                              "HER2/neu: Positive (IHC score 1+). No in situ hybridization was performed.\n"
+                              "Estrogen receptor: positive (90%).\n",
+    "unticked-form.txt": "TISSUE BANK PATHOLOGY FORM\nOrgan: Breast. Diagnosis: invasive ductal carcinoma.\n"
+                         "ER         [ ] Negative   [ ] Positive\nPR         [ ] Negative   [ ] Positive\n"
+                         "Her-2/neu  [ ] Negative   [ ] Positive\n",
+    "two-specimens.txt": "A. Left breast, core biopsy: invasive ductal carcinoma, 1.5 cm.\n"
+                         "   HER2 (IHC): 3+, positive.\n"
+                         "B. Right breast, core biopsy: invasive lobular carcinoma, 1.1 cm.\n"
+                         "   HER2 (IHC): 1+, negative.\n",
+}
+
+
+def test_unclear_reports_say_what_is_unclear_show_both_sides_and_assert_no_status(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "Chromium is missing: scripts/test installs it (apt-get install chromium)"
+    paths = []
+    for name, text in UNCLEAR_REPORTS.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        paths.append(str(tmp_path / name))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1600})
+            errors: list[str] = []
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.goto(server + "/")
+            page.set_input_files("#file", paths)
+            page.wait_for_selector(".report-card >> nth=2", timeout=30_000)  # the page's CSP forbids eval
+            cards = {card.query_selector("h2").inner_text(): card for card in page.query_selector_all(".report-card")}
+
+            card = cards["self-contradicting.txt"]
+            her2 = card.query_selector("[data-marker=HER2] [data-field=her2_status]").inner_text()
+            assert her2.startswith("unclear"), her2  # no positive, no negative
+            said = card.query_selector(".explain").inner_text()
+            assert "do not agree" in said and "ask your care team" in said.lower()
+            assert "trastuzumab" not in card.inner_text()
+            sides = card.query_selector_all("[data-unclear=her2] .side")
+            assert len(sides) >= 2, "both pieces of evidence are shown"
+            assert any("Positive" in s.inner_text() for s in sides) and any("1+" in s.inner_text() for s in sides)
+
+            card = cards["unticked-form.txt"]
+            for marker in ("HER2", "ER (estrogen receptor)", "PR (progesterone receptor)"):
+                assert card.query_selector(f"[data-marker='{marker}'] .value").inner_text().startswith("unclear")
+            assert "no box is marked" in card.query_selector(".explain").inner_text()
+            assert card.query_selector("[data-unclear=er] .side") is not None
+
+            card = cards["two-specimens.txt"]
+            assert card.query_selector("[data-marker=HER2] .value").inner_text().startswith("unclear")
+            text = card.inner_text()
+            assert "No HER2 result was found" not in text
+            assert "A (left breast" in text and "B (right breast" in text and "IHC 3+" in text and "IHC 1+" in text
+            assert len(card.query_selector_all("[data-unclear=her2] .side")) >= 2
+            for card in cards.values():
+                assert "her2_" not in card.inner_text() and "er_reported" not in card.inner_text()
+            assert not errors, errors
+        finally:
+            browser.close()

@@ -95,3 +95,35 @@ def test_her2_ihc_answers(score, answer):
     obs = _observations(data)[0]
     assert obs["code"]["coding"][0]["code"] == "18474-7"  # not breast: the tissue code
     assert obs["valueCodeableConcept"]["coding"][0]["code"] == answer
+
+
+def _report(bundle: dict) -> dict:
+    return next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DiagnosticReport")
+
+
+def test_an_error_row_is_no_final_report_and_has_no_observation():
+    record = Her2Record(source="bad.pdf", status="error", error="corrupt PDF: no page could be read")
+    bundle = json.loads(bundle_json(record))
+    Bundle.model_validate(bundle)
+    report = _report(bundle)
+    assert report["status"] == "cancelled"
+    assert report["conclusion"] == "Not read: corrupt PDF: no page could be read"
+    assert not _observations(bundle) and "result" not in report
+
+
+def test_abstained_values_get_no_observation_and_are_named_in_the_conclusion():
+    from her2extract.pipeline import extract_text
+
+    record = extract_text("Breast, left, core biopsy: invasive ductal carcinoma.\n"
+                          "HER2: Positive (IHC score 1+). No ISH was done.\n"
+                          "ER  [ ] Positive  [ ] Negative\n")
+    assert record.her2_status is Status.UNKNOWN and record.er_status is Status.UNKNOWN
+    bundle = json.loads(bundle_json(record))
+    codes = {o["code"]["coding"][0]["code"] for o in _observations(bundle)}
+    assert "48676-1" not in codes, "no HER2 status Observation for a discordant call"
+    assert "85337-4" not in codes, "no ER status Observation for an unmarked form"
+    assert "85319-2" in codes, "the IHC score the report states stays an Observation"
+    report = _report(bundle)
+    assert report["status"] == "final"
+    assert "Left empty, as the report is unclear" in report["conclusion"]
+    assert "HER2" in report["conclusion"] and "ER" in report["conclusion"]

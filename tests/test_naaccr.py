@@ -175,10 +175,42 @@ def test_3863_ki67_exact_percents_only_unverified_breast_table(percent, done, co
     assert naaccr.ki67(percent, done) == code
 
 
-def test_other_sites_and_error_rows_get_not_applicable_codes():
-    for record in (rec(site=Site.GASTRIC, her2_status=Status.POSITIVE), Her2Record(source="x", status="error")):
-        assert naaccr.naaccr_items(record) == naaccr.NOT_APPLICABLE
+def test_other_sites_get_not_applicable_codes():
+    assert naaccr.naaccr_items(rec(site=Site.GASTRIC, her2_status=Status.POSITIVE)) == naaccr.NOT_APPLICABLE
     assert naaccr.NOT_APPLICABLE[3826] == "XX8" and naaccr.NOT_APPLICABLE[3850] == "8"
+
+
+def test_an_error_row_is_marked_as_an_error_and_coded_nothing():
+    record = Her2Record(source="bad.pdf", status="error", error="encrypted PDF: a password is required")
+    row = naaccr.naaccr_row(record)
+    assert row["status"] == "error" and row["error"].startswith("encrypted PDF")
+    assert all(row[naaccr.header(n)] == "" for n in naaccr.ITEMS), "an unread file must not look like an empty report"
+    ok = naaccr.naaccr_row(rec(her2_status=Status.NEGATIVE))
+    document = naaccr.naaccr_xml([row, ok])
+    root = ET.fromstring(document)  # well-formed
+    tumors = root.findall(".//{http://naaccr.org/naaccrxml}Tumor")
+    assert len(tumors) == 1, "the unread file gets no Tumor of codes"
+    assert "not read, no codes: bad.pdf: encrypted PDF" in document
+
+
+@pytest.mark.parametrize("source", ["a--b.pdf", "x\x01\x7fy.pdf", "-->.pdf", "a & b <c>.pdf"])
+def test_the_xml_is_well_formed_for_any_file_name(source):
+    rows = [naaccr.naaccr_row(rec(source=source)), naaccr.naaccr_row(Her2Record(source=source, status="error",
+                                                                            error="empty file -- (0 bytes)"))]
+    ET.fromstring(naaccr.naaccr_xml(rows))
+
+
+@pytest.mark.parametrize("record", [
+    # a HER2 call its own IHC score contradicts: status unknown, the stated IHC stays coded as stated
+    rec(her2_ihc_score=IhcScore.ONE, her2_status=Status.UNKNOWN),
+    # an unmarked form or a conflict: nothing stated survives
+    rec(her2_status=Status.UNKNOWN, er_status=Status.UNKNOWN, pr_status=Status.UNKNOWN),
+])
+def test_abstained_values_get_not_documented_codes(record):
+    items = naaccr.naaccr_items(record)
+    assert items[3855] == "9" and items[3827] == "9" and items[3915] == "9"
+    assert items[3826] == "XX9" and items[3914] == "XX9"
+    assert items[3850] in ("1", "9")
 
 
 def test_every_code_in_the_tables_has_a_test_row():

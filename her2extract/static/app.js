@@ -15,12 +15,16 @@ const LABELS = {
 
 // What each warning code means, in words; the detail after the code follows.
 const WARNINGS = {
-  "conflict": "Two parts of the report disagree, so this value was left empty.",
+  "conflict": "Two parts of the report (or two readings of a scanned page) disagree, so this value was left empty.",
+  "form-unticked": "The report prints the choices (for example Positive / Negative) but none is marked, so no value was read.",
+  "form-ambiguous": "More than one of the printed choices is marked, so no value was read.",
+  "layout-shift": "In a table of the report the values do not line up with their labels, so they were not read.",
+  "site-uncertain": "The report points to more than one organ; the one named was used.",
   "history-only": "This value comes from an earlier test the report quotes, not from this report's own testing.",
   "ultralow-undetermined": "HER2 is 0, but the report does not say whether any faint staining was seen (HER2-null or HER2-ultralow).",
   "er-low": "ER is low positive (1-10 %). Ask how much hormone therapy is expected to help.",
   "cut-off": "The report uses an older cut-off than today's guideline.",
-  "discordant": "The HER2 protein and gene results point different ways; the report's own call is shown.",
+  "discordant": "The report's results for this test contradict each other, so its overall result was left empty.",
   "needs-ish": "HER2 2+ needs a gene test (ISH/FISH) to decide; none was found in this report.",
   "needs-dual-probe": "The single-probe gene test is in the borderline range; a dual-probe test decides.",
   "pending-answered": "A result said to be pending was answered later in the report.",
@@ -31,7 +35,7 @@ const WARNINGS = {
   "low-uncertain": "The percent is near a cut-off.",
   "implausible": "A value was outside what is possible and was not used.",
   "no-text-layer": "A page had no readable text.",
-  "ocr-reread": "Some pages were read again from their image (OCR) because their text was garbled.",
+  "ocr-reread": "Some scanned pages were read again from their picture (OCR), which places labels and values as printed.",
   "time-out": "Part of the file took too long to read.",
 };
 
@@ -103,32 +107,39 @@ function her2Badge(category) {
            equivocal: "borderline (2+)" }[category] || "";
 }
 
-function markerBox(title, field, main, details, badge) {
-  return el("div", { class: "marker", "data-marker": title },
+function markerBox(title, field, main, details, badge, unclear) {
+  const shown = main || (unclear ? "unclear" : "not stated");
+  return el("div", { class: unclear && !main ? "marker unclear" : "marker", "data-marker": title },
     el("h3", {}, title),
-    el("div", { class: "value", "data-field": field }, main || "not stated", badge ? el("span", { class: "badge" }, badge) : null),
-    ...details.filter(Boolean).map((d) => el("div", { class: "detail" }, d)));
+    el("div", { class: "value", "data-field": field }, shown, badge ? el("span", { class: "badge" }, badge) : null),
+    ...details.filter(Boolean).map((d) => el("div", { class: "detail" }, d)),
+    unclear && !main ? el("div", { class: "detail" }, "see \u201cWhat is unclear\u201d below") : null);
+}
+
+function unclearMarkers(r) {
+  return new Set((r.unclear || []).map((d) => d.marker));
 }
 
 function summary(r) {
   const ish = [value(r, "her2_ish_method"), value(r, "her2_ish_result"),
                value(r, "her2_ish_ratio") && `ratio ${value(r, "her2_ish_ratio")}`].filter(Boolean).join(", ");
   const erStatus = value(r, "er_status");
+  const unclear = unclearMarkers(r);
   return el("div", { class: "summary" },
     markerBox("HER2", "her2_status", value(r, "her2_status"), [
       value(r, "her2_ihc_score") && `IHC ${value(r, "her2_ihc_score")}`,
       ish && `gene test: ${ish}`,
-    ], her2Badge(value(r, "her2_category"))),
+    ], her2Badge(value(r, "her2_category")), unclear.has("her2")),
     markerBox("ER (estrogen receptor)", "er_status", erStatus, [
       percent(value(r, "er_percent")) && `${percent(value(r, "er_percent"))} of cells`,
       value(r, "er_intensity") && `${value(r, "er_intensity")} staining`,
       value(r, "er_allred") && `Allred ${value(r, "er_allred")}`,
-    ], erStatus === "low positive" ? "ER-low" : ""),
+    ], erStatus === "low positive" ? "ER-low" : "", unclear.has("er")),
     markerBox("PR (progesterone receptor)", "pr_status", value(r, "pr_status"), [
       percent(value(r, "pr_percent")) && `${percent(value(r, "pr_percent"))} of cells`,
       value(r, "pr_intensity") && `${value(r, "pr_intensity")} staining`,
       value(r, "pr_allred") && `Allred ${value(r, "pr_allred")}`,
-    ]),
+    ], "", unclear.has("pr")),
     markerBox("Ki-67", "ki67_percent", percent(value(r, "ki67_percent")), [
       value(r, "subtype") && `Overall: ${value(r, "subtype")}`,
     ]));
@@ -159,6 +170,16 @@ function evidenceList(record, sentences) {
   return items.length ? el("ul", { class: "evidence" }, ...items) : el("p", {}, "No result was found in this report.");
 }
 
+const MARKER_NAMES = { her2: "HER2", er: "ER", pr: "PR", ki67: "Ki-67", site: "Organ" };
+
+function unclearList(record) {
+  const items = (record.unclear || []).map((d) => el("li", { "data-unclear": d.marker },
+    el("div", {}, el("strong", {}, `${MARKER_NAMES[d.marker] || d.marker}: `), d.text),
+    ...(d.evidence || []).map((ev) => el("div", { class: "side" },
+      el("span", { class: "where" }, `page ${ev.page}: `), el("span", { class: "sentence" }, ev.context || ev.text)))));
+  return items.length ? el("ul", { class: "unclear" }, ...items) : null;
+}
+
 function warningList(record) {
   const raw = record.warnings || [];
   const warnings = (Array.isArray(raw) ? raw : String(raw).split(";")).map((w) => w.trim()).filter(Boolean);
@@ -181,6 +202,12 @@ function card(report) {
     return box;
   }
   box.append(summary(r));
+  const unclear = unclearList(r);
+  if (unclear) {
+    box.append(el("h3", { class: "section-title" }, "What is unclear in this report"),
+      el("p", { class: "meta" }, "These values were left empty rather than guessed; each side of the question is shown as the report writes it."),
+      unclear);
+  }
   const explanation = r.explanation || {};
   if ((explanation.results || []).length) {
     box.append(el("h3", { class: "section-title" }, "What it means"),
