@@ -205,6 +205,22 @@ def _row_options(line: str) -> list[list[_Option]]:
     return sets
 
 
+_OPTION_HINTS = ("positive", "negative", "equivocal", "amplified", "+", "yes", "no", "present", "absent",
+                 "indicated", "performed", "borderline", "indeterminate", "score")
+
+
+# Any box, as typed or as a reader makes of it, before a word (a set needs one).
+_ANY_BOX = regex.compile(
+    rf"{_TICKED}|{_EMPTY}|(?<![\w+/.-])(?:[oOaqQDdcCnuUe0©®°•¤|]|c3|E3|El|Cl|CI|ra|q_|0\)|D\)|O\))[ \t]{{0,3}}[A-Za-z0-3]")
+
+
+def _may_hold_options(line: str) -> bool:
+    """Whether a line names two option words and holds something like a box at all (cheap
+    tests before _row_options)."""
+    low = line.lower()
+    return sum(low.count(word) for word in _OPTION_HINTS) >= 2 and _ANY_BOX.search(line) is not None
+
+
 def _one_kind(line: str, group: list[tuple]) -> bool:
     """Options of one set answer one question: all calls, or all scores (not "2+ positive")."""
     kinds = {"score" if any(ch.isdigit() for ch in line[w:e]) else "call" for _, w, e, _, _ in group}
@@ -229,7 +245,7 @@ def _skip_spaces(line: str, at: int) -> int:
 def _option_rows(lines: list[_Line]) -> list[Unread]:
     out: list[Unread] = []
     for line in lines:
-        if len(line.text) < 6:
+        if len(line.text) < 6 or not _may_hold_options(line.text):
             continue
         last = 0
         for options in _row_options(line.text):
@@ -361,13 +377,15 @@ def _shifted_blocks(lines: list[_Line]) -> list[Unread]:
 _SEGMENT = regex.compile(r"(?<=^|[.:]\s|\n)[ \t]*(?P<label>[A-Za-z][^:.\n]{0,60}?:)[ \t]*(?P<value>[^.:\n]*(?:\.\d[^.:\n]*)*)")
 _GROUP_HEAD = regex.compile(r"(?i)\b(?:receptors?\s{1,3}status|biomarkers?|prognostic|predictive|markers|immunohisto\w*|"
                             r"hormone\s{1,3}receptors?)\b")
+_TWO_MARKER_LABEL = regex.compile(r"(?i)\b(?:ER|PR|PgR|HER-?2|estrogen|progesterone)\b[^:\n.]{0,40}"
+                                   r"\b(?:ER|PR|PgR|HER-?2|estrogen|progesterone)\b[^:\n.]{0,20}:")
 _VALUE_LIKE = regex.compile(r"(?i)\d|%|\+|\b(?:positive|negative|equivocal|amplified|pending|not\s{1,3}(?:done|performed)|"
                             r"weak|moderate|strong|low|high|over-?expressed)\b")
 
 
 def _shifted_sentences(text: str) -> list[Unread]:
     out: list[Unread] = []
-    if ":" not in text:
+    if ":" not in text or not (_GROUP_HEAD.search(text) or _TWO_MARKER_LABEL.search(text)):
         return out
     segments = list(_SEGMENT.finditer(text, overlapped=True))
     k = 0
@@ -461,9 +479,35 @@ _NUM = r"(?<![\d.,])\d{1,3}(?:[.,]\d{1,2})?(?![\d])"
 _BAND = (rf"(?:(?:score\s{{0,2}})?[<>≤≥]=?\s{{0,2}}{_NUM}\s{{0,2}}%?|{_NUM}\s{{0,2}}[%+]?\s{{0,2}}(?:-|–|to|or|/)"
          rf"\s{{0,2}}{_NUM}\s{{0,2}}[%+]?|(?:score\s{{0,2}})?(?<![\d.,])[0-3]\+|(?:score\s{{0,2}})0\b|(?<![\d.,])0(?=\s{{0,2}}(?:=|:)))")
 # A category with its band, either way round: "Negative 0-1+", "Equivocal (2+)", "2+ = equivocal".
-_PAIR = regex.compile(
-    rf"(?i)(?P<cat>{_CATEGORY})\s{{0,3}}[:=(]?\s{{0,3}}(?:\(\s{{0,2}})?(?P<band>{_BAND})(?:\s{{0,2}}\))?"
-    rf"|(?P<band2>{_BAND})\s{{0,3}}(?:=|:|-|is)\s{{0,3}}(?P<cat2>{_CATEGORY})")
+# Found from the category word (one cheap scan), the band then tried right after or before it.
+_CATEGORY_WORD = regex.compile(rf"(?i)(?<![\w-]){_CATEGORY}(?![\w-])")
+_BAND_AFTER = regex.compile(rf"(?i)\s{{0,3}}[:=(]?\s{{0,3}}(?:\(\s{{0,2}})?(?P<band>{_BAND})(?:\s{{0,2}}\))?")
+_BAND_BEFORE = regex.compile(rf"(?i)(?P<band>{_BAND})\s{{0,3}}(?:=|:|-|is)\s{{0,3}}$")
+BAND_REACH = 30  # a band before its category starts within this many characters of it
+
+
+@dataclass(frozen=True, slots=True)
+class _Pair:
+    start: int
+    end: int
+    category: str
+    band: str
+
+
+def _pairs(text: str) -> list[_Pair]:
+    """The category/band pairs of a line, in order."""
+    out = []
+    for m in _CATEGORY_WORD.finditer(text):
+        category = " ".join(m.group(0).lower().split())
+        after = _BAND_AFTER.match(text, m.end())
+        if after is not None:
+            out.append(_Pair(m.start(), after.end(), category, after.group("band")))
+            continue
+        lo = max(0, m.start() - BAND_REACH)
+        before = _BAND_BEFORE.search(text[lo:m.start()])
+        if before is not None:
+            out.append(_Pair(lo + before.start(), m.end(), category, before.group("band")))
+    return out
 # a definition: the category is the label ("Low Positive: 1-10%", "2+ = equivocal")
 _DEFINITION = regex.compile(rf"(?i){_CATEGORY}\s{{0,3}}[:=]\s{{0,3}}{_BAND}|{_BAND}\s{{0,3}}(?:=|\bis\b)\s{{0,3}}{_CATEGORY}")
 
@@ -474,8 +518,7 @@ def _legends(lines: list[_Line]) -> list[Unread]:
     out: list[Unread] = []
     run: list[tuple[_Line, regex.Match]] = []
     for line in lines:
-        pairs = list(_PAIR.finditer(line.text)) if _has_digit(line.text) else []
-        pairs = [p for p in pairs if _band_of(p)]
+        pairs = _pairs(line.text) if _has_digit(line.text) else []
         legends = [span for group in _pair_runs(line.text, pairs)
                    if (span := _legend_span(line.text, group)) is not None]
         for legend in legends:
@@ -500,42 +543,34 @@ def _legends(lines: list[_Line]) -> list[Unread]:
 _LEGEND_HEAD = regex.compile(r"[ \t]*(?:[A-Za-z][\w /()-]{0,38}[:(]?)?[ \t(]*")
 
 
+_DIGIT = regex.compile(r"\d")
+
+
 def _has_digit(text: str) -> bool:
-    return any(ch.isdigit() for ch in text)
-
-
-def _band_of(pair: regex.Match) -> str:
-    return pair.group("band") or pair.group("band2") or ""
-
-
-def _category_of(pair: regex.Match) -> str:
-    return " ".join((pair.group("cat") or pair.group("cat2") or "").lower().split())
+    return _DIGIT.search(text) is not None
 
 
 LEGEND_REACH = 40  # pairs of one legend follow each other this closely (characters between)
 
 
-def _pair_runs(text: str, pairs: list[regex.Match]) -> list[list[regex.Match]]:
+def _pair_runs(text: str, pairs: list[_Pair]) -> list[list[_Pair]]:
     """Pairs in runs: each close to the one before, with no marker named between them."""
-    runs: list[list[regex.Match]] = []
+    runs: list[list[_Pair]] = []
     for pair in pairs:
-        if runs and pair.start() - runs[-1][-1].end() <= LEGEND_REACH \
-                and not markers_in(text[runs[-1][-1].end():pair.start()]):
+        if runs and pair.start - runs[-1][-1].end <= LEGEND_REACH \
+                and not markers_in(text[runs[-1][-1].end:pair.start]):
             runs[-1].append(pair)
         else:
             runs.append([pair])
     return runs
 
 
-def _legend_span(text: str, pairs: list[regex.Match]) -> tuple[int, int] | None:
-    if len(pairs) < 2 or len({_category_of(p) for p in pairs}) < 2:
+def _legend_span(text: str, pairs: list[_Pair]) -> tuple[int, int] | None:
+    if len(pairs) < 2 or len({p.category for p in pairs}) < 2:
         return None
-    if not any(_is_band(_band_of(p)) for p in pairs) and len(pairs) < 3:
+    if not any(_is_band(p.band) for p in pairs) and len(pairs) < 3:
         return None
-    for a, b in zip(pairs, pairs[1:]):
-        if markers_in(text[a.end():b.start()]):
-            return None
-    return pairs[0].start(), pairs[-1].end()
+    return pairs[0].start, pairs[-1].end
 
 
 def _is_band(band: str) -> bool:
