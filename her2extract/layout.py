@@ -167,6 +167,17 @@ EMPTY_INK = 0.05
 BOX_MIN, BOX_MAX = 4.0, 16.0
 
 
+def _made_of_box(word: Word, x0: float, top: float, x1: float, bottom: float) -> bool:
+    """Whether a reader's word is its reading of the box: a box glyph, or a short word ("[_]",
+    "Wf") lying mostly inside the box."""
+    if word.bottom <= top or word.top >= bottom or word.x1 <= x0 - 1 or word.x0 >= x1 + 1:
+        return False
+    if BOX_GLYPH.match(word.text):
+        return True
+    inside = max(0.0, min(word.x1, x1 + 1) - max(word.x0, x0 - 1))
+    return len(word.text) <= 3 and not OPTION.match(word.text) and inside >= 0.5 * max(word.x1 - word.x0, 0.1)
+
+
 def find_boxes(image, scale: float) -> list[tuple[float, float, float, float, bool]]:
     """Square frames of a checkbox's size on a page image, and whether each is marked.
 
@@ -275,8 +286,9 @@ def _distinct(boxes: list[tuple[float, float, float, float, bool]]) -> list[tupl
 
 
 def mark_boxes(words: list[Word], image, scale: float) -> list[Word]:
-    """The words with each drawn box right before an option word written as a "[x]" or "[ ]"
-    word, and the glyph a reader made of that box dropped. `scale`: the image's pixels per point."""
+    """The words with each drawn box next to an option word (before or after it) written as a
+    "[x]" or "[ ]" word, and the glyph a reader made of that box dropped. `scale`: the image's
+    pixels per point."""
     candidates = [w for w in words if OPTION.match(w.text)]
     if len(candidates) < 2:  # one option alone is not a form
         return list(words)
@@ -285,14 +297,15 @@ def mark_boxes(words: list[Word], image, scale: float) -> list[Word]:
     added = 0
     for bx0, btop, bx1, bbottom, ticked in boxes:
         x0, top, x1, bottom = bx0 / scale, btop / scale, bx1 / scale, bbottom / scale
-        middle = (top + bottom) / 2
-        after = [w for w in candidates if 0 <= w.x0 - x1 <= 2.5 * (x1 - x0) + 3
-                 and w.top - 2 <= middle <= w.bottom + 2]
-        if not after:
+        middle, reach = (top + bottom) / 2, 2.5 * (x1 - x0) + 3
+        # an option word just after the box, or just before it (forms put boxes on either side)
+        near = [w for w in candidates if w.top - 2 <= middle <= w.bottom + 2
+                and (0 <= w.x0 - x1 <= reach or 0 <= x0 - w.x1 <= reach
+                     or (w.x0 < x0 and x0 < w.x1 <= x1 + 2))]  # or glued to the word's end ("2+[]")
+        if not near:
             continue
-        word = min(after, key=lambda w: w.x0)
-        out = [o for o in out if not (BOX_GLYPH.match(o.text) and o.x1 > x0 - 1 and o.x0 < x1 + 1
-                                      and o.bottom > top and o.top < bottom)]
+        word = min(near, key=lambda w: min(abs(w.x0 - x1), abs(x0 - w.x1)))
+        out = [o for o in out if not _made_of_box(o, x0, top, x1, bottom)]
         out.append(Word("[x]" if ticked else "[ ]", x0, word.top, x1, word.bottom, word.line))
         added += 1
     if not added:

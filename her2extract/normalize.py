@@ -270,6 +270,13 @@ class Context:
                 kind = s.kind
         return kind
 
+    def heading_at(self, offset: int) -> str:
+        heading = ""
+        for s in self.sections:
+            if s.start <= offset < s.end:
+                heading = s.heading
+        return heading
+
     def addendum_at(self, offset: int) -> tuple[int, bool]:
         """Which addendum (1, 2, ...) holds `offset` (0: the original report), and whether
         its heading says it amends or corrects.
@@ -329,7 +336,10 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
             assertion = _cue_inside(f, near)
         if assertion is Assertion.PENDING and value is Status.PENDING:
             assertion = Assertion.PRESENT  # "HER2 is pending; the result will follow" says it twice
-        quoted = assertion is Assertion.HISTORICAL
+        # quoted: said by an explicit cue ("prior biopsy showed"), or under a heading that quotes
+        # results ("PRIOR CORE BIOPSY RESULTS:", "OUTSIDE REPORT:")
+        quoted = assertion is Assertion.HISTORICAL or (
+            section in HISTORY_SECTIONS and _QUOTING_HEADING.search(ctx.heading_at(f.match_start)) is not None)
         if assertion is Assertion.PRESENT and section in HISTORY_SECTIONS:
             assertion = Assertion.HISTORICAL
         in_situ = nearest_trigger(f.match_start, f.match_end, near, IN_SITU_KINDS) is not None
@@ -398,6 +408,7 @@ def _context(text: str, f: Finding, limit: int = 100) -> str:
     return " ".join(text[start:end].split())
 
 
+_QUOTING_HEADING = re.compile(r"(?i)\b(?:prior|previous|earlier|outside|referring)\b")
 _INSIDE_KINDS = {"historical": Assertion.HISTORICAL, "hypothetical": Assertion.HYPOTHETICAL,
                  "boilerplate": Assertion.HYPOTHETICAL}
 

@@ -105,7 +105,7 @@ class _Cell:
     text: str
 
 
-_CELL_GAP = regex.compile(r"[ ]{2,}|\t+")
+_CELL_GAP = regex.compile(r"[ ]{2,}|\t+|[ \t]*[|¦][ \t]*")  # two spaces, a tab, or a table's rule
 
 
 def _cells(line: str) -> list[_Cell]:
@@ -152,20 +152,25 @@ def read_layout(text: str) -> Reading:
 class _Option:
     box_start: int
     box_end: int
-    end: int  # end of the option's text
+    end: int  # end of the option's text (or of its box, when the box comes after it)
     ticked: bool | None  # None: a stand-in letter, not known either way
+    start: int = -1  # start of the option with its box; box_start when the box comes first
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return (self.box_start if self.start < 0 else self.start), self.end
 
 
 # An option word of a form row (a call, a score, an ISH result), where its box may stand before it.
 _ROW_OPTION = regex.compile(
-    r"(?i)(?<![A-Za-z-])(?:low[\s-]{1,3}positive|weakly\s{1,3}positive|positive|negative|equivocal|borderline"
-    r"|not\s{1,3}amplified|non-?\s?amplified|amplified|not\s{1,3}performed|not\s{1,3}indicated|indeterminate"
-    r"|(?<![\d.])[0-3]\+|score\s{0,2}[0-3]\+?|yes|no|present|absent)(?![\w])")
+    r"(?i)(?:(?<![A-Za-z-])|(?<=\[J|CJ|LJ|\[I|c3|E3|El))(?:low[\s-]{1,3}positive|weakly\s{1,3}positive|positive|negative|equivocal|borderline"
+    r"|not\s{1,3}amplified|non-?\s?amplified|amplified|not\s{1,3}performed|not\s{1,3}indicated|not\s{1,3}done|indeterminate"
+    r"|(?<![\d.])[0-3]\+|(?<![\d.,])0(?![\d.,%+])|score\s{0,2}[0-3]\+?|yes|no|present|absent|weak|moderate|strong)(?![\w])")
 # What a reader makes of a printed box right before an option: a box as typed, or a short
 # token no word is made of ("o", "q", "c3", "El", "©", "0"); common short words never are.
 _TOKEN_BEFORE = regex.compile(
-    rf"(?:(?P<ticked>{_TICKED})|(?P<empty>{_EMPTY})|(?<![\w+/.-])(?P<standin>[oOaqQDdcCnuUe0©®°•¤|]|c3|E3|El|Cl|CI|ra|q_|0\)|D\)|O\)))"
-    r"[ \t]{0,3}$")
+    rf"(?:(?P<ticked>{_TICKED})|(?P<empty>{_EMPTY})|(?<![\w+/.-])(?P<standin>[oOaqQDdcCnuUe0©®°•¤|]|c3|E3|El|Cl|CI|ra|q_|0\)|D\)|O\)"
+    r"|\[J|\[\[\]|\[_\]|CJ|C\]|LJ|L\]|\[I|\|_\|))[ \t]{0,6}$")
 _WORDS_NEVER_BOXES = frozenset({"is", "to", "as", "at", "in", "of", "or", "on", "by", "be", "an", "so", "if", "it", "a"})
 
 
@@ -176,7 +181,7 @@ def _row_options(line: str) -> list[list[_Option]]:
     state: not marked as far as can be told."""
     found = []
     for m in _ROW_OPTION.finditer(line):
-        token = _TOKEN_BEFORE.search(line, max(0, m.start() - 6), m.start())
+        token = _TOKEN_BEFORE.search(line, max(0, m.start() - 12), m.start())
         start, ticked, boxed = m.start(), None, False
         if token is not None:
             text = token.group(0).strip()
@@ -192,7 +197,22 @@ def _row_options(line: str) -> list[list[_Option]]:
         if item is not None and group and item[0] - group[-1][2] <= OPTION_REACH:
             group.append(item)
             continue
-        if len(group) >= 2 and any(g[4] for g in group) and _one_kind(line, group):
+        trailing = _BOX.match(line, _skip_spaces(line, group[-1][2])) if group else None
+        if len(group) >= 2 and not group[0][4] and trailing is not None:
+            # boxes after their options ("0 [ ] 1+ [x] 2+ [ ] 3+ [ ]"): each option's box is the next one
+            boxes = [(g[0], g[1], g[3]) for g in group[1:]] + [(trailing.start(), trailing.end(),
+                                                                 trailing.group("ticked") is not None)]
+            sets.append([_Option(box_start, box_end, box_end, ticked, word)
+                         for (_, word, _, _, _), (box_start, box_end, ticked) in zip(group, boxes)])
+            group = [item] if item is not None else []
+            continue
+        if len(group) == 1 and _single_unmarked(line, group[0]):
+            # one option beside an empty box: whatever the rest of the row was, not this one
+            start, word, word_end = group[0][0], group[0][1], group[0][2]
+            after = _BOX.match(line, _skip_spaces(line, word_end))
+            end = after.end() if after is not None and not group[0][4] else word_end
+            sets.append([_Option(start, start, end, False), _Option(end, end, end, None)])
+        elif len(group) >= 2 and any(g[4] for g in group) and _one_kind(line, group):
             options = []
             for k, (start, word, word_end, ticked, _) in enumerate(group):
                 stop = group[k + 1][0] if k + 1 < len(group) else word_end
@@ -206,7 +226,7 @@ def _row_options(line: str) -> list[list[_Option]]:
 
 
 _OPTION_HINTS = ("positive", "negative", "equivocal", "amplified", "+", "yes", "no", "present", "absent",
-                 "indicated", "performed", "borderline", "indeterminate", "score")
+                 "indicated", "performed", "borderline", "indeterminate", "score", "weak", "moderate", "strong", "0")
 
 
 # Any box, as typed or as a reader makes of it, before a word (a set needs one).
@@ -215,15 +235,36 @@ _ANY_BOX = regex.compile(
 
 
 def _may_hold_options(line: str) -> bool:
-    """Whether a line names two option words and holds something like a box at all (cheap
+    """Whether a line names an option word and holds something like a box at all (cheap
     tests before _row_options)."""
     low = line.lower()
-    return sum(low.count(word) for word in _OPTION_HINTS) >= 2 and _ANY_BOX.search(line) is not None
+    return any(word in low for word in _OPTION_HINTS) and _ANY_BOX.search(line) is not None
+
+
+def _single_unmarked(line: str, item: tuple) -> bool:
+    """An option word with an empty box (as typed or drawn: not a reader's stand-in letter)
+    right before it, or none before and one right after it."""
+    start, word, word_end, ticked, boxed = item
+    if boxed:
+        return ticked is False and _BOX.match(line, start) is not None
+    after = _BOX.match(line, _skip_spaces(line, word_end))
+    return after is not None and after.group("empty") is not None
+
+
+_NEUTRAL_OPTION = regex.compile(r"(?i)not\s{1,3}(?:done|performed|indicated)|pending")
+_INTENSITY_OPTION = regex.compile(r"(?i)weak|moderate|strong")
 
 
 def _one_kind(line: str, group: list[tuple]) -> bool:
-    """Options of one set answer one question: all calls, or all scores (not "2+ positive")."""
-    kinds = {"score" if any(ch.isdigit() for ch in line[w:e]) else "call" for _, w, e, _, _ in group}
+    """Options of one set answer one question: all calls, all scores or all intensities (not
+    "2+ positive"); "not done" goes with any of them."""
+    kinds = set()
+    for _, w, e, _, _ in group:
+        word = line[w:e]
+        if _NEUTRAL_OPTION.fullmatch(word):
+            continue
+        kinds.add("score" if any(ch.isdigit() for ch in word) else
+                  "intensity" if _INTENSITY_OPTION.fullmatch(word) else "call")
     return len(kinds) == 1
 
 
@@ -249,7 +290,7 @@ def _option_rows(lines: list[_Line]) -> list[Unread]:
             continue
         last = 0
         for options in _row_options(line.text):
-            label = line.text[last:options[0].box_start][-60:]
+            label = line.text[last:options[0].span[0]][-60:]
             if not label.strip() and line.index > 0:  # the label is the line above ("HER2 (IHC):" then the boxes)
                 above = lines[line.index - 1].text
                 label = above if len(above.strip()) < 60 else ""
@@ -273,7 +314,7 @@ def _decide(text: str, base: int, options: list[_Option], label: str, row: tuple
     shown = " ".join(label.split())[:40] or "a form row"
     if len(marked) == 1:
         keep = marked[0]
-        spans = [(o.box_start, o.end) for o in options if o is not keep] + [(keep.box_start, keep.box_end)]
+        spans = [o.span for o in options if o is not keep] + [(keep.box_start, keep.box_end)]
         # the printed description of the marked option is the template's, not a result:
         # "Low Positive (1-10% of cells demonstrate nuclear positivity)"
         spans += [m.span() for m in _DESCRIPTION.finditer(text, keep.box_end, keep.end)]
@@ -282,7 +323,7 @@ def _decide(text: str, base: int, options: list[_Option], label: str, row: tuple
         code, note = "form-ambiguous", f"form-ambiguous: {shown}: more than one printed option is marked; left empty"
     else:
         code, note = "form-unticked", f"form-unticked: {shown}: printed options and none is marked; left empty"
-    start, end = options[0].box_start, options[-1].end
+    start, end = options[0].span[0], options[-1].span[1]
     return [Unread(base + start, base + end, code, note if names else "", names, row)]
 
 

@@ -37,6 +37,8 @@ _REPAIRS: tuple[tuple[regex.Pattern, str, tuple[str, ...], tuple[bytes, ...]], .
     # OCR's zero for the letter O inside a word: "P0SITIVE", "immun0histochemistry", "rati0"
     (regex.compile(r"(?<=[A-Z])0(?=[A-Z])|(?<=[A-Z]{3})0(?![\w.,%])|(?<![\w.,])0(?=[A-Z]{1,}\b)"), "O", ("0",), ()),
     (regex.compile(r"(?<=[a-z])0(?=[a-z])|(?<=[a-z]{3})0(?![\w.,%])|(?<![\w.,])0(?=[a-z]{2,})"), "o", ("0",), ()),
+    # a text table's rules ("| ER | Positive | 95 |"): cell gaps, like the spaces of an aligned table
+    (regex.compile(r"(?m)(?<=\S)[ ]*\|[ ]*(?=\S)|^[ ]*\|[ ]*|[ ]*\|[ ]*$"), " ", ("|",), ()),
     # runs of spaces, and spaces at line ends
     (regex.compile(r"[ ]{2,}"), " ", ("  ",), ()),
     (regex.compile(r"[ ]+(?=\n)|(?<=\n)[ ]+"), "", (" \n", "\n "), ()),
