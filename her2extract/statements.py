@@ -135,6 +135,8 @@ def read_layout(text: str) -> Reading:
     lines = _lines(text)
     found: list[Unread] = []
     found += _option_rows(lines)
+    found += _circled_choices(lines)
+    found += _questions(lines)
     found += _option_lists(lines, text)
     found += _shifted_blocks(lines)
     if not found or not any(u.code == "layout-shift" for u in found):
@@ -325,6 +327,81 @@ def _decide(text: str, base: int, options: list[_Option], label: str, row: tuple
         code, note = "form-unticked", f"form-unticked: {shown}: printed options and none is marked; left empty"
     start, end = options[0].span[0], options[-1].span[1]
     return [Unread(base + start, base + end, code, note if names else "", names, row)]
+
+
+# --- a choice marked by brackets around it: "0   (1+)   2+   3+", "Positive   (Negative)" ---------
+
+_CIRCLED = regex.compile(
+    r"(?i)(?<![\w(])\(\s?(?P<word>low[\s-]positive|positive|negative|equivocal|amplified|not\s{1,3}amplified"
+    r"|[0-3]\+|0|yes|no|y|n)\s?\)(?![\w)])")
+_BARE = regex.compile(
+    r"(?i)(?<![\w(+-])(?:low[\s-]positive|positive|negative|equivocal|amplified|not\s{1,3}amplified"
+    r"|[0-3]\+|0|yes|no|y|n)(?![\w)+-])")
+
+
+def _circled_choices(lines: list[_Line]) -> list[Unread]:
+    """A row of bare options with exactly one in brackets (a circled choice on a form): the
+    bracketed one is the answer, the others are printed options."""
+    out: list[Unread] = []
+    for line in lines:
+        circled = list(_CIRCLED.finditer(line.text))
+        if len(circled) != 1:
+            continue
+        chosen = circled[0]
+        near = [m for m in _BARE.finditer(line.text)
+                if abs(m.start() - chosen.start()) <= OPTION_REACH and not (chosen.start() <= m.start() < chosen.end())]
+        kind = _kind(chosen.group("word"))
+        same = [m for m in near if _kind(m.group(0)) == kind]
+        values = [_polarity(chosen.group("word"))] + [_polarity(m.group(0)) for m in same]
+        if not same or len(set(values)) != len(values):
+            continue  # "Negative (not amplified)" says one thing twice: no choice among options
+        out += [Unread(line.start + m.start(), line.start + m.end(), "form-option") for m in same]
+        # the brackets go too, so that "(1+)" reads as the score it is
+        out += [Unread(line.start + chosen.start(), line.start + chosen.start("word"), "form-option"),
+                Unread(line.start + chosen.end("word"), line.start + chosen.end(), "form-option")]
+    return out
+
+
+def _polarity(word: str) -> str:
+    """What an option says, so that two spellings of one answer are not taken for two options."""
+    word = " ".join(word.lower().split())
+    if word in ("y", "yes", "positive", "amplified", "low positive", "low-positive"):
+        return "+"
+    if word in ("n", "no", "negative", "not amplified"):
+        return "-"
+    return word
+
+
+def _kind(word: str) -> str:
+    word = word.lower().strip()
+    if word in ("y", "n", "yes", "no"):
+        return "yes-no"
+    return "score" if any(ch.isdigit() for ch in word) else "call"
+
+
+# --- a question with a yes/no answer: "PR positive?   Y   (N)" ---------------------------------
+
+_QUESTION = regex.compile(r"(?P<question>[A-Za-z][^?\n]{1,80})\?[ \t]+(?P<answers>[^\n]{1,40})")
+_ANSWER = regex.compile(
+    r"(?i)(?:\(\s?(?P<yes>y|yes)\s?\)|\[\s?[xX✓]\s?\]\s?(?P<yes2>y|yes)\b|(?P<no>\(\s?(?:n|no)\s?\))"
+    r"|\[\s?[xX✓]\s?\]\s?(?P<no2>n|no)\b)")
+
+
+def _questions(lines: list[_Line]) -> list[Unread]:
+    """A printed question answered yes or no: "no" (or no answer to be seen) means the words
+    of the question are not a statement ("PR positive?  Y  (N)" does not say PR is positive)."""
+    out: list[Unread] = []
+    for line in lines:
+        if "?" not in line.text:
+            continue
+        for m in _QUESTION.finditer(line.text):
+            if not markers_in(m.group("question")) or not _BARE.search(m.group("answers")):
+                continue
+            answer = _ANSWER.search(m.group("answers"))
+            if answer is not None and (answer.group("yes") or answer.group("yes2")):
+                continue
+            out.append(Unread(line.start + m.start("question"), line.start + m.end("question") + 1, "form-option"))
+    return out
 
 
 # --- option lists: a CAP template prints every option on its own line ---------------------
@@ -518,12 +595,13 @@ _CATEGORY = (r"(?:low[\s-]{1,3}positive|weakly\s{1,3}positive|positive|negative|
              r"not\s{1,3}amplified|non-?\s?amplified|amplified|high|low|intermediate)")
 _NUM = r"(?<![\d.,])\d{1,3}(?:[.,]\d{1,2})?(?![\d])"
 _BAND = (rf"(?:(?:score\s{{0,2}})?[<>≤≥]=?\s{{0,2}}{_NUM}\s{{0,2}}%?|{_NUM}\s{{0,2}}[%+]?\s{{0,2}}(?:-|–|to|or|/)"
-         rf"\s{{0,2}}{_NUM}\s{{0,2}}[%+]?|(?:score\s{{0,2}})?(?<![\d.,])[0-3]\+|(?:score\s{{0,2}})0\b|(?<![\d.,])0(?=\s{{0,2}}(?:=|:)))")
+         rf"\s{{0,2}}{_NUM}\s{{0,2}}[%+]?|(?<![\d.,])0\s{{0,2}}(?:,|/|or)\s{{0,2}}1\+|(?:score\s{{0,2}})?(?<![\d.,])[0-3]\+"
+         rf"|(?:score\s{{0,2}})0\b|(?<![\d.,])0(?=\s{{0,2}}(?:=|:)))")
 # A category with its band, either way round: "Negative 0-1+", "Equivocal (2+)", "2+ = equivocal".
 # Found from the category word (one cheap scan), the band then tried right after or before it.
 _CATEGORY_WORD = regex.compile(rf"(?i)(?<![\w-]){_CATEGORY}(?![\w-])")
 _BAND_AFTER = regex.compile(rf"(?i)\s{{0,3}}[:=(]?\s{{0,3}}(?:\(\s{{0,2}})?(?P<band>{_BAND})(?:\s{{0,2}}\))?")
-_BAND_BEFORE = regex.compile(rf"(?i)(?P<band>{_BAND})\s{{0,3}}(?:=|:|-|is)\s{{0,3}}$")
+_BAND_BEFORE = regex.compile(rf"(?i)(?P<band>{_BAND})\s{{0,3}}(?:(?:=|:|-|is)\s{{0,3}})?$")
 BAND_REACH = 30  # a band before its category starts within this many characters of it
 
 
@@ -609,8 +687,8 @@ def _pair_runs(text: str, pairs: list[_Pair]) -> list[list[_Pair]]:
 def _legend_span(text: str, pairs: list[_Pair]) -> tuple[int, int] | None:
     if len(pairs) < 2 or len({p.category for p in pairs}) < 2:
         return None
-    if not any(_is_band(p.band) for p in pairs) and len(pairs) < 3:
-        return None
+    if not any(_is_band(p.band) or "+" in p.band for p in pairs) and len(pairs) < 3:
+        return None  # two exact numbers with two words ("90% positive ... 0% negative") may be results
     return pairs[0].start, pairs[-1].end
 
 
