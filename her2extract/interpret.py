@@ -146,9 +146,9 @@ def her2_warnings(record: Her2Record, group: int | None, single: Status | None, 
     out = []
     ihc, stated = record.her2_ihc_score, record.her2_reported
     if group == 1 and ihc in (IhcScore.ZERO, IhcScore.ONE):
-        out.append(f"discordant: IHC {ihc} with ISH group 1 (amplified); pathologist review")
+        out.append(f"discordant: IHC {ihc} with ISH group 1 (amplified), pathologist review")
     if group == 5 and ihc is IhcScore.THREE:
-        out.append("discordant: IHC 3+ with ISH group 5 (not amplified); pathologist review")
+        out.append("discordant: IHC 3+ with ISH group 5 (not amplified), pathologist review")
     if ihc is IhcScore.TWO and group is None and single is None and record.her2_ish_result is None:
         out.append("needs-ish: IHC 2+ without an ISH result" +
                    ("; ISH is pending" if stated is Status.PENDING else ""))
@@ -225,8 +225,8 @@ _COMPONENT_FIELDS = ("her2_ihc_score", "her2_ish_result", "her2_ish_ratio", "her
 
 def _discordance(record: Her2Record, group: int | None, derived: Status) -> tuple[str, Doubt]:
     components = _components(record, group)
-    warning = (f"discordant: HER2 reported {record.her2_reported} but {components} give {derived}; "
-               "HER2 status left unknown")
+    warning = (f"discordant: HER2 reported {record.her2_reported} but {components} give {derived}, "
+               "so HER2 status is left unknown")
     by_field = {e.field: e for e in record.evidence}
     evidence = tuple(by_field[f] for f in ("her2_reported", *_COMPONENT_FIELDS) if f in by_field)
     doubt = Doubt("her2", "discordant", f"HER2 is given as {record.her2_reported}, but {components} "
@@ -294,7 +294,7 @@ def interpret(record: Her2Record) -> Interpretation:
     if old_reading:
         status = Status.EQUIVOCAL
         warnings.append("cut-off: HER2 2+ called positive in the same statement, an older reading "
-                        "(ASCO/CAP 2018: 2+ is equivocal until ISH); reported as equivocal")
+                        "(ASCO/CAP 2018: 2+ is equivocal until ISH), reported as equivocal")
     elif her2_discordant(record.her2_reported, derived, record.her2_ihc_score, group):
         warning, doubt = _discordance(record, group, derived)
         warnings.append(warning)
@@ -311,12 +311,12 @@ def gastric_warnings(record: Her2Record) -> list[str]:
     ihc, pct = record.her2_ihc_score, record.her2_ihc_percent
     if (record.procedure == "resection" and ihc in (IhcScore.TWO, IhcScore.THREE)
             and pct is not None and pct.upper < GASTRIC_RESECTION_PERCENT):
-        out.append(f"gastric-scoring: a resection scores {ihc} only in >= 10 % of tumour cells; {pct} % stated")
+        out.append(f"gastric-scoring: a resection scores {ihc} only in >= 10 % of tumour cells, {pct} % stated")
     if ihc is IhcScore.TWO and record.her2_ish_ratio is None and record.her2_ish_result is None:
         out.append("needs-ish: IHC 2+ without an ISH result")
     if (record.her2_ish_ratio is not None and record.her2_ish_ratio < GASTRIC_RATIO_CUTOFF
             and record.her2_ish_her2_copies is not None and record.her2_ish_her2_copies >= COPIES_HIGH):
-        out.append("gastric-copies: ratio < 2.0 with >= 6 HER2 copies; its meaning in gastric cancer is not settled")
+        out.append("gastric-copies: ratio < 2.0 with >= 6 HER2 copies, its meaning in gastric cancer is not settled")
     return out
 
 

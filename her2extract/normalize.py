@@ -488,7 +488,7 @@ def _settle(
             return largest[0], []
         mentions = largest
     shown = ", ".join(sorted(values))
-    return None, [f"conflict: {field_words(field)} has different values ({shown}); left empty"]
+    return None, [f"conflict: {field_words(field)} has different values ({shown}), left empty"]
 
 
 def _largest_tumour(mentions: list[Mention], facts: dict[str, PartFacts]) -> list[Mention]:
@@ -602,13 +602,13 @@ def build_record(
                 conflicted.add(_marker(field))
     for field in _only_from_smaller_tumours(by_field, values, facts or {}):
         _drop(values, evidence, [field])
-        notes.append(f"smaller-tumour: {field_words(field)} is stated only for a smaller tumour; left empty")
+        notes.append(f"smaller-tumour: {field_words(field)} is stated only for a smaller tumour, left empty")
     for marker in sorted(conflicted):
         # two tumours disagree on this test: a detail of one of them must not stand alone
         dropped = [f for f in values if _marker(f) == marker and f not in _TEST_FACTS]
         _drop(values, evidence, dropped)
         if dropped:
-            notes.append(f"conflict: {marker.upper()} results disagree; its other values left empty too")
+            notes.append(f"conflict: {marker.upper()} results disagree, its other values left empty too")
     _drop_superseded_pending(values, evidence, mentions)
     in_addenda = {_marker(m.field) for m in mentions if m.addendum and m.assertion is Assertion.PRESENT}
     notes += _drop_pending_answered_by_addendum(values, evidence, addenda, in_addenda)
@@ -781,7 +781,7 @@ def _drop_pending_answered_by_addendum(
                 and ev.section != "addendum"):
             _drop(values, evidence, [ev.field])
             read = "its result could not be read" if _marker(ev.field) not in in_addenda else "see its values"
-            notes.append(f"pending-answered: {field_words(ev.field)} was pending; the report has an addendum ({read})")
+            notes.append(f"pending-answered: {field_words(ev.field)} was pending, the report has an addendum ({read})")
     return notes
 
 
@@ -844,11 +844,11 @@ def receptor_status(name: str, stated: object, percent: object, *, low: bool) ->
             return Status.LOW_POSITIVE, ""
         if stated is Status.NEGATIVE and pct is not None and pct.lower > OLD_CUTOFF_MAX:
             return Status.UNKNOWN, (f"discordant: {name} stated negative beside {pct} % of cells, above any "
-                                    f"cut-off ever used; {name} status left unknown")
+                                    f"cut-off ever used, so {name} status is left unknown")
         if stated is Status.NEGATIVE and pct is not None and pct.lower >= POSITIVE_CUTOFF:
             return stated, f"cut-off: {name} stated negative at {pct} % (ASCO/CAP 2020: >= 1 % is positive)"
         if stated in (Status.POSITIVE, Status.LOW_POSITIVE) and pct is not None and _all_below(pct, POSITIVE_CUTOFF):
-            return Status.UNKNOWN, f"discordant: {name} stated positive beside {pct} % of cells; {name} status left unknown"
+            return Status.UNKNOWN, f"discordant: {name} stated positive beside {pct} % of cells, so {name} status is left unknown"
         return stated, ""
     if pct is None:
         return Status.UNKNOWN, ""

@@ -87,7 +87,7 @@ def _extract_document(document: Document, matcher: Matcher, abstain: dict[str, t
         source=document.source, pages=len(document.pages), text_source=document.text_source,
     )
     addenda = sum(1 for s in sections if s.kind == "addendum")
-    capped = [f"too-many-mentions: {marker.upper()} is named more than {MAX_MENTIONS} times; only the first "
+    capped = [f"too-many-mentions: {marker.upper()} is named more than {MAX_MENTIONS} times, only the first "
               f"{MAX_MENTIONS} were read" for marker in matcher.capped(text)]
     base = dataclasses.replace(base, doubts=unread_doubts)
     record = build_record(base, mentions, list(document.warnings) + unread_notes + warnings + capped,
@@ -168,10 +168,10 @@ def read_and_extract_bytes(
 ) -> tuple[Document, Her2Record]:
     """Extract one report held in memory (PDF or text, told apart by content).
 
-    In "auto" mode, scanned pages whose text layer names a marker, and text-layer pages that
-    name a marker the first reading found no result for, are read again with OCR; where the two
-    readings disagree, readings.compare decides: the reading whose labels and values pair up by
-    position is kept, else the value is left empty (a conflict naming both).
+    In "auto" mode, scanned pages whose text layer names a marker are read again with OCR
+    (pages_to_reread); where the two readings disagree, readings.compare decides: the reading
+    whose labels and values pair up by position is kept, else the value is left empty (a
+    conflict naming both).
     """
     matcher = matcher or default_matcher()
     document = read_bytes(data, source, max_pages=max_pages, ocr=ocr)
@@ -190,8 +190,6 @@ def read_and_extract_bytes(
     if verdict.note:
         chosen = dataclasses.replace(chosen, warnings=chosen.warnings + (verdict.note,))
     return chosen_doc, chosen
-
-
 
 
 def pages_to_reread(document: Document, matcher: Matcher) -> frozenset[int]:

@@ -99,7 +99,7 @@ def compare(first: Her2Record, second: Her2Record, first_doc: Document, second_d
     note = ""
     if take_second:
         note = (f"ocr-reread: page(s) {listed} read from the page image (OCR), whose labels and values "
-                "pair up by position; the text layer gave " + ("no result there" if not layout else
+                "pair up by position, while the text layer gave " + ("no result there" if not layout else
                                                               "values paired with other labels"))
     return Verdict(take_second, abstain, note)
 
@@ -157,6 +157,6 @@ def _conflict(name: str, first: Her2Record, second: Her2Record, a: Evidence | No
     words = field_words(name)
     text = f"{words} reads {first_value} in the PDF's text and {second_value} on the page image"
     warning = (f"conflict: {words}: the text layer reads {first_value} and the page image (OCR) "
-               f"reads {second_value}; left empty")
+               f"reads {second_value}, left empty")
     marker = name.split("_", 1)[0]
     return Doubt(marker, "reading", text, tuple(e for e in (a, b) if e is not None)), warning

@@ -322,9 +322,9 @@ def _decide(text: str, base: int, options: list[_Option], label: str, row: tuple
         spans += [m.span() for m in _DESCRIPTION.finditer(text, keep.box_end, keep.end)]
         return [Unread(base + a, base + b, "form-option", statement=row) for a, b in spans]
     if marked:
-        code, note = "form-ambiguous", f"form-ambiguous: {shown}: more than one printed option is marked; left empty"
+        code, note = "form-ambiguous", f"form-ambiguous: {shown}: more than one printed option is marked, left empty"
     else:
-        code, note = "form-unticked", f"form-unticked: {shown}: printed options and none is marked; left empty"
+        code, note = "form-unticked", f"form-unticked: {shown}: printed options and none is marked, left empty"
     start, end = options[0].span[0], options[-1].span[1]
     return [Unread(base + start, base + end, code, note if names else "", names, row)]
 
@@ -523,7 +523,7 @@ def _shifted_sentences(text: str) -> list[Unread]:
                 and not _VALUE_LIKE.search(children[-1].group("value")):
             label = " ".join(head.group("label").split())
             note = (f"layout-shift: the values beside '{label[:40]}' do not line up with their labels (the heading "
-                    f"has a value, the last label none): a row has slipped; left unread")
+                    f"has a value, the last label none): a row has slipped, left unread")
             marks = tuple(dict.fromkeys(m for c in children for m in markers_in(c.group("label"))))
             statement = (block[0].start(), block[-1].end())
             out += [Unread(seg.start("value"), seg.end("value"), "layout-shift", note, marks, statement)
@@ -537,7 +537,7 @@ def _blank_block(block: list[tuple[_Line, regex.Match]], hanging: list[_Line]) -
     last = " ".join(block[-1][1].group("label").split())
     names = tuple(dict.fromkeys(sum((markers_in(m.group("label")) for _, m in block), [])))
     note = (f"layout-shift: the values beside '{head[:40]}' do not line up with their labels (the heading has a "
-            f"value, '{last[:30]}' none, or a value hangs below it): a row has slipped; left unread")
+            f"value, '{last[:30]}' none, or a value hangs below it): a row has slipped, left unread")
     end_line = hanging[-1] if hanging else block[-1][0]
     statement = (block[0][0].start, end_line.start + len(end_line.text))
     out = [Unread(line.start + m.start("value"), line.start + m.end("value"), "layout-shift", note, names, statement)

@@ -15,6 +15,7 @@ produces the values.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from her2extract.naaccr import naaccr_items
 from her2extract.pipeline import extract_text
 
 CASES_DIR = Path(__file__).parent / "behaviour"
+CONTRACT = Path(__file__).parent.parent / "docs" / "contract.md"
+WARNING = re.compile(r"([a-z0-9]+(?:-[a-z0-9]+)*): \S")
 KINDS = frozenset({"MFT", "INV", "DIR"})
 
 
@@ -74,6 +77,12 @@ def test_behaviour(name, case, variant):
     got = {field: row[field] for field in expect}
     assert got == expect, f"{name}: {case.get('description', '')}\nwarnings: {list(record.warnings)}"
     codes = list(record.warnings)
+    first_cells = re.findall(r"^\| (`[^|]+)\|", CONTRACT.read_text(encoding="utf-8"), re.M)
+    documented = {code for cell in first_cells for code in re.findall(r"`([a-z0-9-]+)`", cell)}
+    for warning in codes:  # the CSV joins warnings with "; ": one must never hold that separator itself
+        code = WARNING.match(warning)
+        assert code and "; " not in warning, f"{name}: malformed warning {warning!r}"
+        assert code.group(1) in documented, f"{name}: warning code {code.group(1)!r} is not in docs/contract.md"
     for wanted in case.get("warnings", []) + variant.get("warnings", []):
         assert any(w.startswith(wanted) or wanted in w for w in codes), f"{name}: no warning {wanted!r} in {codes}"
     for unwanted in case.get("no_warnings", []) + variant.get("no_warnings", []):

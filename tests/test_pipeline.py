@@ -49,7 +49,7 @@ def test_a_value_read_as_different_characters_is_left_empty_naming_both():
                                  evidence=(_ev("er_reported", "positive"), _ev("er_percent", "30%")))
     verdict = compare(FIRST, second, FIRST_DOC, _doc("ER: positive, 30%. HER2: see below"), PAGES)
     doubt, warning = verdict.abstain["er_percent"]
-    assert warning.startswith("conflict: ER percent: the text layer reads 90 and the page image (OCR) reads 30")
+    assert warning.startswith("conflict: ER percent: the text layer reads 90 and the page image (OCR) reads 30, left empty")
     assert doubt.code == "reading" and doubt.marker == "er" and len(doubt.evidence) == 2
 
 
