@@ -151,7 +151,7 @@ def her2_warnings(record: Her2Record, group: int | None, single: Status | None, 
         out.append("discordant: IHC 3+ with ISH group 5 (not amplified), pathologist review")
     if ihc is IhcScore.TWO and group is None and single is None and record.her2_ish_result is None:
         out.append("needs-ish: IHC 2+ without an ISH result" +
-                   ("; ISH is pending" if stated is Status.PENDING else ""))
+                   (", and ISH is pending" if stated is Status.PENDING else ""))
     if group in (2, 3, 4):
         out.append(f"ish-group-{group}: settled by concurrent IHC (ASCO/CAP 2018 work-up)")
         if ihc is IhcScore.TWO and group in (2, 4):
@@ -234,6 +234,31 @@ def _discordance(record: Her2Record, group: int | None, derived: Status) -> tupl
     return warning, doubt
 
 
+def ish_result_disagrees(stated: IshResult | None, group: int | None) -> bool:
+    """Whether the report's own word for its ISH result disagrees with the group its numbers
+    fall in: "amplified" beside group 5, "not amplified" beside group 1, or "equivocal" (a
+    category before 2018) beside either. The HER2 status is then not derived from either."""
+    if stated is None or group is None:
+        return False
+    if stated is IshResult.AMPLIFIED:
+        return group == 5
+    if stated is IshResult.NOT_AMPLIFIED:
+        return group == 1
+    return stated is IshResult.EQUIVOCAL and group in (1, 5)
+
+
+def _ish_discordance(record: Her2Record, group: int, derived: Status) -> tuple[str, Doubt]:
+    numbers = f"ratio {record.her2_ish_ratio:g}, {record.her2_ish_her2_copies:g} HER2 copies"
+    warning = (f"discordant: the ISH result is stated as {record.her2_ish_result} but its numbers ({numbers}) "
+               f"are ISH group {group}, {derived} by ASCO/CAP 2018, so HER2 status is left unknown")
+    by_field = {e.field: e for e in record.evidence}
+    evidence = tuple(by_field[f] for f in ("her2_ish_result", "her2_ish_ratio", "her2_ish_her2_copies")
+                     if f in by_field)
+    doubt = Doubt("her2", "discordant", f"The report calls its ISH result {record.her2_ish_result}, but its "
+                  f"numbers ({numbers}) count as {derived} by today's guideline (ASCO/CAP 2018)", evidence)
+    return warning, doubt
+
+
 # --- receptors and subtype -------------------------------------------------------------------
 
 def subtype(er: Status, pr: Status, her2: Status) -> Subtype:
@@ -297,6 +322,10 @@ def interpret(record: Her2Record) -> Interpretation:
                         "(ASCO/CAP 2018: 2+ is equivocal until ISH), reported as equivocal")
     elif her2_discordant(record.her2_reported, derived, record.her2_ihc_score, group):
         warning, doubt = _discordance(record, group, derived)
+        warnings.append(warning)
+        status, doubts = Status.UNKNOWN, (doubt,)
+    elif record.her2_reported is None and ish_result_disagrees(record.her2_ish_result, group):
+        warning, doubt = _ish_discordance(record, group, derived)
         warnings.append(warning)
         status, doubts = Status.UNKNOWN, (doubt,)
     category = (her2_category(record.her2_ihc_score, status, record.her2_ihc_staining)

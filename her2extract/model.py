@@ -229,6 +229,7 @@ class Mention:
     amended: bool = False  # that addendum says it amends or corrects the report
     role: str = ""  # site mentions: the role of their statement (specimen, diagnosis, history, ...)
     quoted: bool = False  # historical by an explicit cue ("prior biopsy showed"), not only by its section
+    in_situ_label: bool = False  # the in-situ word labels the value itself ("DCIS ER: positive 95 %")
 
     @property
     def assertion(self) -> Assertion:

@@ -209,7 +209,7 @@ def normalize_procedure(raw: str) -> str:
 
 
 def normalize_malignancy(raw: str) -> str:
-    if raw not in ("absent", "present"):
+    if raw not in ("absent", "present", "invasive"):
         raise NormalizationError(f"not a malignancy statement: {raw!r}")
     return raw
 
@@ -305,6 +305,9 @@ class Context:
 
 _AMENDING = re.compile(r"(?i)amend|correct|revis")
 IN_SITU_KINDS = frozenset({"in_situ"})
+# An in-situ word that labels the value itself: "DCIS ER: positive", "DCIS component - ER 95 %"
+# (no sentence end between, and close).
+_IN_SITU_LABEL = re.compile(r"[^.;\n]{0,14}")
 # Headings an addendum keeps as its own; any other heading ends it (after its title, which
 # may follow within this many characters).
 ADDENDUM_NOTES = frozenset({"comment", "method", "criteria"})
@@ -342,7 +345,9 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
             section in HISTORY_SECTIONS and _QUOTING_HEADING.search(ctx.heading_at(f.match_start)) is not None)
         if assertion is Assertion.PRESENT and section in HISTORY_SECTIONS:
             assertion = Assertion.HISTORICAL
-        in_situ = nearest_trigger(f.match_start, f.match_end, near, IN_SITU_KINDS) is not None
+        in_situ_cue = nearest_trigger(f.match_start, f.match_end, near, IN_SITU_KINDS)
+        in_situ = in_situ_cue is not None
+        label = in_situ and _IN_SITU_LABEL.fullmatch(text, in_situ_cue.end, f.match_start) is not None
         page, p_start, p_end = ctx.clean.locate(f.start, f.end)
         evidence = Evidence(
             field=f.field, rule_id=f.rule_id, text=text[f.start:f.end], start=f.start, end=f.end,
@@ -352,7 +357,7 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
         )
         addendum, amended = ctx.addendum_at(f.match_start)
         role = site_role(text, f.match_start, f.match_end, section) if f.field == "site" else ""
-        mentions.append(Mention(f.field, value, evidence, in_situ, f.rank, addendum, amended, role, quoted))
+        mentions.append(Mention(f.field, value, evidence, in_situ, f.rank, addendum, amended, role, quoted, label))
     return mentions, warnings
 
 
@@ -367,7 +372,7 @@ _SPECIMEN_LINE = re.compile(
 # Statements whose organ words name no tumour of this patient: reagents and antibody lists,
 # controls, validation and method text, guidelines, organisms.
 _REAGENT_CUE = re.compile(
-    r"(?i)\b(?:antibod(?:y|ies)|clones?|controls?|validat\w*|reagents?|ASRs?|analyte|FDA|guidelines?|criteria|"
+    r"(?i)\b(?:antibod(?:y|ies)|clones?|controls?|validat\w*|reagents?|ASRs?|analyte|FDA|guidelines?|criteria|scoring\s+systems?|"
     r"CAP/ASCP|pylori|helicobacter|immunostains?\s+(?:run|used|offered|performed\s+in\s+this)|laboratory\s+(?:policy|offers|runs))\b")
 _HISTORY_CUE = re.compile(r"(?i)\b(?:history|h/o|s/p|status\s+post|prior|previous(?:ly)?|known|treated|remote)\b")
 
@@ -600,6 +605,14 @@ def build_record(
             doubts.append(_conflict_doubt(field, by_field.get(field, [])))
             if field in _RESULT_KEYS and _two_specimens(by_field.get(field, [])):
                 conflicted.add(_marker(field))
+    invasive = any(m.value == "invasive" and m.assertion is Assertion.PRESENT and not m.in_situ
+                   for m in by_field.get("malignancy", []))
+    if invasive:  # a value stated only for the in-situ component is not the invasive tumour's
+        in_situ = [e.field for e in evidence if e.field in values and any(
+            m.in_situ_label and m.evidence is e for m in by_field.get(e.field, []))]
+        _drop(values, evidence, in_situ)
+        notes += [f"in-situ-only: {field_words(f)} is stated only for the in-situ component (DCIS), left empty"
+                  for f in in_situ]
     for field in _only_from_smaller_tumours(by_field, values, facts or {}):
         _drop(values, evidence, [field])
         notes.append(f"smaller-tumour: {field_words(field)} is stated only for a smaller tumour, left empty")
@@ -621,7 +634,8 @@ def build_record(
     procedures = {m.value for m in by_field.get("procedure", []) if m.assertion is Assertion.PRESENT}
     if procedures:  # a resection report names biopsies too (of nodes, of the earlier core)
         values["procedure"] = "resection" if "resection" in procedures else "biopsy"
-    cancer = {m.value for m in by_field.get("malignancy", []) if m.assertion is Assertion.PRESENT}
+    cancer = {"present" if m.value == "invasive" else m.value
+              for m in by_field.get("malignancy", []) if m.assertion is Assertion.PRESENT}
     if cancer:  # "negative for malignancy" in one part, carcinoma in another: cancer
         values["malignancy"] = "present" if "present" in cancer else "absent"
     values["parts"] = tuple((label, _part_words(f)) for label, f in sorted((facts or {}).items()))
@@ -680,7 +694,7 @@ _FIELD_WORDS = {
     "er_percent": "ER percent", "pr_reported": "PR call", "pr_percent": "PR percent", "ki67_percent": "Ki-67",
     "her2_ish_method": "HER2 ISH method", "her2_ihc_clone": "HER2 antibody", "her2_ish_cells": "cells counted",
     "er_intensity": "ER intensity", "pr_intensity": "PR intensity", "er_allred": "ER Allred score",
-    "pr_allred": "PR Allred score",
+    "pr_allred": "PR Allred score", "her2_ihc_staining": "HER2 IHC 0 detail (null or ultralow)",
 }
 
 
@@ -820,7 +834,7 @@ def choose_site(mentions: list[Mention]) -> tuple[Mention | None, str]:
     note = ""
     if len(ranked) > 1 and ranked[1][1] >= max(SITE_CLOSE_MIN, SITE_CLOSE_SHARE * top):
         note = (f"site-uncertain: the report points to {winner} ({top:g} votes) and to {ranked[1][0]} "
-                f"({ranked[1][1]:g}); {winner} used")
+                f"({ranked[1][1]:g}), {winner} used")
     best = max((m for m in mentions if m.value is winner and m.assertion is not Assertion.HYPOTHETICAL),
                key=lambda m: (SITE_VOTES.get(m.role, 1.0) + m.rank, -m.evidence.start))
     return best, note

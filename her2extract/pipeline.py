@@ -115,6 +115,8 @@ _UNREAD_WORDS = {
     "form-unticked": "the report prints the choices for {names} and none of them is marked",
     "form-ambiguous": "the report marks more than one of the printed choices for {names}",
     "layout-shift": "the {names} results in a table of the report do not line up with their labels",
+    "specimen-columns": "the report gives {names} results side by side for two specimens that disagree and "
+                        "does not say which one is reported",
 }
 
 

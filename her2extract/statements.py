@@ -10,7 +10,11 @@ never read as this patient's result, and says why:
   label below it got none (or a value hangs below the last label): nothing in it is read
   (`layout-shift`);
 - the reference-range column of a table, legends ("Negative 0-1+, Equivocal 2+, Positive 3+")
-  and template placeholders ("[Positive/Negative]").
+  and template placeholders ("[Positive/Negative]");
+- results side by side for two specimens: the columns the reporting rules do not pick (a
+  smaller focus, a lymph node, one observer's count); with no pick and values that disagree,
+  the row (`specimen-columns`);
+- struck-out words of an electronic form ("~~Negative~~").
 
 It returns the spans to blank (the matcher reads spaces there; the page text itself is kept
 for evidence) with the warnings and doubts that say what was left unread.
@@ -67,7 +71,8 @@ class Unread:
 
     start: int
     end: int
-    code: str  # form-unticked, form-ambiguous, form-option, layout-shift, reference, legend, placeholder
+    code: str  # form-unticked, form-ambiguous, form-option, layout-shift, reference, legend, placeholder,
+    # struck, other-specimen, specimen-columns
     note: str = ""  # the warning, for the kinds that leave a marker's value empty
     markers: tuple[str, ...] = ()
     statement: tuple[int, int] = (0, 0)  # the whole row or block, for evidence
@@ -132,8 +137,15 @@ def read_layout(text: str) -> Reading:
     """Find the stretches of a page's text that are not results (see the module's docstring)."""
     if not text:
         return Reading()
+    found: list[Unread] = _struck(text)
+    if found:  # struck words are gone before anything else is read: "Positive  ~~Negative~~"
+        text = _blank(text, found)
     lines = _lines(text)
-    found: list[Unread] = []
+    columns = _specimen_columns(lines)
+    if columns:  # so are the columns of specimens not reported: the row reads as one result
+        found += columns
+        text = _blank(text, columns)
+        lines = _lines(text)
     found += _option_rows(lines)
     found += _circled_choices(lines)
     found += _questions(lines)
@@ -165,7 +177,8 @@ class _Option:
 
 # An option word of a form row (a call, a score, an ISH result), where its box may stand before it.
 _ROW_OPTION = regex.compile(
-    r"(?i)(?:(?<![A-Za-z-])|(?<=\[J|CJ|LJ|\[I|c3|E3|El))(?:low[\s-]{1,3}positive|weakly\s{1,3}positive|positive|negative|equivocal|borderline"
+    r"(?i)(?:(?<![A-Za-z-])|(?<=\[J|CJ|LJ|\[I|c3|E3|El))(?:luminal\s{0,2}[ab]|her-?2[\s-]{0,2}enriched|"
+    r"triple[\s-]{1,3}negative|basal[\s-]{1,2}like|[bd]?dish|[fcs]ish|low[\s-]{1,3}positive|weakly\s{1,3}positive|positive|negative|equivocal|borderline"
     r"|not\s{1,3}amplified|non-?\s?amplified|amplified|not\s{1,3}performed|not\s{1,3}indicated|not\s{1,3}done|indeterminate"
     r"|(?<![\d.])[0-3]\+|(?<![\d.,])0(?![\d.,%+])|score\s{0,2}[0-3]\+?|yes|no|present|absent|weak|moderate|strong)(?![\w])")
 # What a reader makes of a printed box right before an option: a box as typed, or a short
@@ -199,6 +212,7 @@ def _row_options(line: str) -> list[list[_Option]]:
         if item is not None and group and item[0] - group[-1][2] <= OPTION_REACH:
             group.append(item)
             continue
+        group = _without_label_words(line, group)
         trailing = _BOX.match(line, _skip_spaces(line, group[-1][2])) if group else None
         if len(group) >= 2 and not group[0][4] and trailing is not None:
             # boxes after their options ("0 [ ] 1+ [x] 2+ [ ] 3+ [ ]"): each option's box is the next one
@@ -214,7 +228,7 @@ def _row_options(line: str) -> list[list[_Option]]:
             after = _BOX.match(line, _skip_spaces(line, word_end))
             end = after.end() if after is not None and not group[0][4] else word_end
             sets.append([_Option(start, start, end, False), _Option(end, end, end, None)])
-        elif len(group) >= 2 and any(g[4] for g in group) and _one_kind(line, group):
+        if len(group) >= 2 and any(g[4] for g in group) and _one_kind(line, group):
             options = []
             for k, (start, word, word_end, ticked, _) in enumerate(group):
                 stop = group[k + 1][0] if k + 1 < len(group) else word_end
@@ -228,7 +242,8 @@ def _row_options(line: str) -> list[list[_Option]]:
 
 
 _OPTION_HINTS = ("positive", "negative", "equivocal", "amplified", "+", "yes", "no", "present", "absent",
-                 "indicated", "performed", "borderline", "indeterminate", "score", "weak", "moderate", "strong", "0")
+                 "indicated", "performed", "borderline", "indeterminate", "score", "weak", "moderate", "strong", "0",
+                 "fish", "sish", "cish", "dish", "luminal", "enriched")
 
 
 # Any box, as typed or as a reader makes of it, before a word (a set needs one).
@@ -255,19 +270,38 @@ def _single_unmarked(line: str, item: tuple) -> bool:
 
 _NEUTRAL_OPTION = regex.compile(r"(?i)not\s{1,3}(?:done|performed|indicated)|pending")
 _INTENSITY_OPTION = regex.compile(r"(?i)weak|moderate|strong")
+_METHOD_OPTION = regex.compile(r"(?i)[bd]?dish|[fcs]ish")
+_SUBTYPE_OPTION = regex.compile(r"(?i)luminal.*|her-?2.*enriched|triple.*|basal.*")
+
+
+def _without_label_words(line: str, group: list[tuple]) -> list[tuple]:
+    """Drop the label's words before a set: "HER2 ISH (FISH/CISH): [ ] Amplified [x] Not
+    amplified" (unboxed words of another kind than the first boxed option)."""
+    boxed = next((item for item in group if item[4]), None)
+    if boxed is None:
+        return group
+    kind = _option_kind(line, boxed)
+    k = 0
+    while k < len(group) and not group[k][4] and _option_kind(line, group[k]) not in ("", kind):
+        k += 1
+    return group[k:]
+
+
+def _option_kind(line: str, item: tuple) -> str:
+    """What question an option word answers; "" for "not done", which goes with any."""
+    word = line[item[1]:item[2]]
+    if _NEUTRAL_OPTION.fullmatch(word):
+        return ""
+    return ("subtype" if _SUBTYPE_OPTION.fullmatch(word) else
+            "score" if any(ch.isdigit() for ch in word) else
+            "intensity" if _INTENSITY_OPTION.fullmatch(word) else
+            "method" if _METHOD_OPTION.fullmatch(word) else "call")
 
 
 def _one_kind(line: str, group: list[tuple]) -> bool:
-    """Options of one set answer one question: all calls, all scores or all intensities (not
-    "2+ positive"); "not done" goes with any of them."""
-    kinds = set()
-    for _, w, e, _, _ in group:
-        word = line[w:e]
-        if _NEUTRAL_OPTION.fullmatch(word):
-            continue
-        kinds.add("score" if any(ch.isdigit() for ch in word) else
-                  "intensity" if _INTENSITY_OPTION.fullmatch(word) else "call")
-    return len(kinds) == 1
+    """Options of one set answer one question: all calls, all scores, all intensities, all ISH
+    methods or all subtypes (not "2+ positive"); "not done" goes with any of them."""
+    return len({_option_kind(line, item) for item in group} - {""}) == 1
 
 
 _OPTION_TAIL = regex.compile(r"[^.;\n]{0,40}?(?=[.;]\s|\s{2,}|$|\s(?:[A-Z][a-z]|[A-Z]{2,}\b))")
@@ -576,7 +610,142 @@ def _reference_columns(lines: list[_Line]) -> list[Unread]:
                 for cell in _cells(row.text):
                     if lo - 2 <= cell.start < hi:
                         out.append(Unread(row.start + cell.start, row.start + cell.end, "reference"))
+                    elif cell.start < lo - 2 < lo < cell.end and row.text[lo - 1] == " " and row.text[lo] != " ":
+                        # a long result cell runs up to the column with one space between:
+                        # "(overexpressed) 2+-3+ positive", the column's part is the reference
+                        out.append(Unread(row.start + lo, row.start + min(cell.end, hi), "reference"))
     return out
+
+
+# --- results side by side, one column per specimen ---------------------------------------------
+#
+#                      Focus A: LIQ, 9 mm       Focus B: UOQ, 25 mm
+#   ER                 Positive, 90%, strong    Positive, 95%, strong
+#
+# A pattern reads the value after a marker's name, so it would read the first column whatever
+# that column is. The column the reporting rules pick is kept (the largest tumour of one
+# breast, the main tumour, the primary, the combined count of two observers); the others are
+# blanked. Where none can be picked (left and right, core and excision) and the columns
+# disagree, the row is left unread with a `specimen-columns` warning.
+
+_SPECIMEN_WORD = regex.compile(
+    r"(?i)\b(?:tumou?rs?|focus|foci|lesion|nodule|part|specimen|core|biopsy|excision|resection|mastectomy|primary"
+    r"|metasta\w{0,10}|(?:lymph\s)?node|recurrence|left|right|main|satellite|dominant|index|second|additional"
+    r"|observer|reader)\b")
+_COMBINED = regex.compile(r"(?i)\b(?:combined|total|overall|final|average|mean)\b")
+_OBSERVER = regex.compile(r"(?i)\b(?:observer|reader|count)\s{0,2}(?:#\s?)?[1-3a-c]?\b")
+_MAJOR = regex.compile(r"(?i)\b(?:main|dominant|largest|index|primary)\b")
+_MINOR = regex.compile(r"(?i)\b(?:second|satellite|smaller|minor|additional|(?:lymph\s)?node|metasta\w{0,10}|recurrence)\b")
+_SIDE = regex.compile(r"(?i)\b(left|right)\b")
+_SIZE = regex.compile(r"(?i)(?<![\d.,])(\d{1,3}(?:[.,]\d{1,2})?)\s{0,2}(mm|cm)\b")
+_ROW_PARAMETER = regex.compile(r"(?i)\b(?:ratio|signals?|copies|nuclei|cells|scored|counted|intensity|allred|score)\b")
+
+
+def _size_mm(text: str) -> float | None:
+    m = _SIZE.search(text)
+    if m is None:
+        return None
+    size = float(m.group(1).replace(",", "."))
+    return size * 10 if m.group(2).lower() == "cm" else size
+
+
+def _pick_column(heads: list[str]) -> int | None:
+    """Which specimen column the reporting rules pick, or None."""
+    combined = [i for i, h in enumerate(heads) if _COMBINED.search(h)]
+    if len(combined) == 1 and all(_OBSERVER.search(h) for i, h in enumerate(heads) if i != combined[0]):
+        return combined[0]
+    sides = {m.group(1).lower() for h in heads for m in _SIDE.finditer(h)}
+    if len(sides) > 1:
+        return None  # two breasts: two tumours, no pick
+    sizes = [_size_mm(h) for h in heads]
+    if all(size is not None for size in sizes):
+        largest = max(sizes)
+        return sizes.index(largest) if sizes.count(largest) == 1 else None
+    major = [i for i, h in enumerate(heads) if _MAJOR.search(h) and not _MINOR.search(h)]
+    if len(major) == 1:
+        return major[0]
+    minor = [i for i, h in enumerate(heads) if _MINOR.search(h)]
+    if len(heads) - len(minor) == 1 and minor:
+        return next(i for i in range(len(heads)) if i not in minor)
+    return None
+
+
+def _specimen_columns(lines: list[_Line]) -> list[Unread]:
+    out: list[Unread] = []
+    for k, line in enumerate(lines):
+        cells = _cells(line.text)
+        heads = [i for i, c in enumerate(cells) if len(c.text) <= 40 and not markers_in(c.text)
+                 and (_SPECIMEN_WORD.search(c.text) or _COMBINED.search(c.text) and _OBSERVER.search(line.text))]
+        if len(heads) < 2 or cells[heads[0]].start < 4 or sum(1 for i in heads if _SPECIMEN_WORD.search(cells[i].text)) < 2:
+            continue  # a table's header has a label column first, then two specimens or more
+        if not any(markers_in(lines[j].text) for j in range(k + 1, min(len(lines), k + 4))):
+            continue
+        pick = _pick_column([cells[i].text for i in heads])
+        for row in lines[k + 1:k + 1 + TABLE_ROWS]:
+            if row.blank:
+                break
+            columns = _under(cells, heads, _cells(row.text))
+            if columns is None:
+                break  # the table ended, or its rows do not line up with the header
+            if pick is not None:
+                out += [Unread(row.start + c.start, row.start + c.end, "other-specimen")
+                        for j, column in enumerate(columns) if j != pick for c in column]
+                continue
+            texts = {" ".join(" ".join(c.text for c in column).lower().split()) for column in columns if column}
+            if len(texts) < 2:
+                continue  # the same in every column: read once
+            label = row.text[:cells[heads[0]].start]
+            names = tuple(markers_in(label))
+            if not names:  # a continuation line of such a row
+                out += [Unread(row.start + c.start, row.start + c.end, "other-specimen")
+                        for column in columns for c in column]
+                continue
+            shown = " ".join(label.split())[:40]
+            heads_shown = " and ".join(" ".join(cells[i].text.split())[:30] for i in heads)
+            note = (f"specimen-columns: {shown}: results are given side by side for {heads_shown}, and the "
+                    "report does not say which one is reported, left empty")
+            out += [Unread(row.start + c.start, row.start + c.end, "specimen-columns", note, names,
+                           (row.start, row.start + len(row.text))) for column in columns for c in column]
+    return out
+
+
+def _under(header: list[_Cell], heads: list[int], row: list[_Cell]) -> list[list[_Cell]] | None:
+    """A row's cells under each specimen column: by position where the row lines up with the
+    header, by count where it has as many cells (a table read cell by cell); None when neither."""
+    if not row:
+        return None
+    if len(row) == len(header) and row[0].start < header[heads[0]].start - 2:
+        return [[row[i]] for i in heads]
+    bounds = [(header[i].start, header[i + 1].start if i + 1 < len(header) else 10_000) for i in heads]
+    columns: list[list[_Cell]] = [[] for _ in heads]
+    for cell in row:
+        if cell.start < bounds[0][0] - 2 < bounds[0][0] + 2 < cell.end:
+            return None  # a line of text across the columns: the table has ended
+        inside = [j for j, (lo, hi) in enumerate(bounds) if lo - 2 <= cell.start < hi - 2]
+        if inside:
+            columns[inside[0]].append(cell)
+        elif cell.start >= bounds[0][0] - 2 and not any(abs(cell.start - h.start) <= 2 for h in header):
+            return None  # a cell past the label column that lines up with no column
+    return columns
+
+
+# --- struck-out words ---------------------------------------------------------------------------
+
+# Struck-out text as an electronic form renders it: markdown "~~Negative~~", HTML <s>, <del>.
+_STRUCK = regex.compile(r"~~[^~\n]{1,80}~~|<(s|del|strike)>[^<\n]{0,80}</\1>", regex.I)
+
+
+def _struck(text: str) -> list[Unread]:
+    if "~~" not in text and "<" not in text:
+        return []
+    return [Unread(m.start(), m.end(), "struck") for m in _STRUCK.finditer(text)]
+
+
+def _blank(text: str, spans: list[Unread]) -> str:
+    chars = list(text)
+    for u in spans:
+        chars[u.start:u.end] = " " * (u.end - u.start)
+    return "".join(chars)
 
 
 # --- placeholders and legends ----------------------------------------------------------------
@@ -600,7 +769,8 @@ _BAND = (rf"(?:(?:score\s{{0,2}})?[<>≤≥]=?\s{{0,2}}{_NUM}\s{{0,2}}%?|{_NUM}\
 # A category with its band, either way round: "Negative 0-1+", "Equivocal (2+)", "2+ = equivocal".
 # Found from the category word (one cheap scan), the band then tried right after or before it.
 _CATEGORY_WORD = regex.compile(rf"(?i)(?<![\w-]){_CATEGORY}(?![\w-])")
-_BAND_AFTER = regex.compile(rf"(?i)\s{{0,3}}[:=(]?\s{{0,3}}(?:\(\s{{0,2}})?(?P<band>{_BAND})(?:\s{{0,2}}\))?")
+# (three spaces or more with nothing between is a cell gap: the band there is another cell's)
+_BAND_AFTER = regex.compile(rf"(?i)(?:\s{{0,3}}[:=(]\s{{0,3}}|[ \t]{{0,2}})(?:\(\s{{0,2}})?(?P<band>{_BAND})(?:\s{{0,2}}\))?")
 _BAND_BEFORE = regex.compile(rf"(?i)(?P<band>{_BAND})\s{{0,3}}(?:(?:=|:|-|is)\s{{0,3}})?$")
 BAND_REACH = 30  # a band before its category starts within this many characters of it
 
@@ -685,11 +855,21 @@ def _pair_runs(text: str, pairs: list[_Pair]) -> list[list[_Pair]]:
 
 
 def _legend_span(text: str, pairs: list[_Pair]) -> tuple[int, int] | None:
+    if len(pairs) == 2 and _result_then_reference(text, *pairs):
+        return pairs[1].start, pairs[1].end
     if len(pairs) < 2 or len({p.category for p in pairs}) < 2:
         return None
     if not any(_is_band(p.band) or "+" in p.band for p in pairs) and len(pairs) < 3:
         return None  # two exact numbers with two words ("90% positive ... 0% negative") may be results
     return pairs[0].start, pairs[-1].end
+
+
+def _result_then_reference(text: str, result: _Pair, reference: _Pair) -> bool:
+    """A table row's result and its reference cell: "ER   78% POSITIVE   Negative: <10%",
+    "HER2   3+ POSITIVE   0-1+ negative". The first is one value right after the marker's name,
+    the second a range or bound, a cell gap between them."""
+    return (not _is_band(result.band) and _is_band(reference.band) and bool(markers_in(text[:result.start]))
+            and _CELL_GAP.search(text, result.end, reference.start) is not None)
 
 
 def _is_band(band: str) -> bool:
