@@ -593,6 +593,7 @@ def build_record(
            if m.assertion is Assertion.PRESENT and m.value not in _NON_RESULTS} | set(stated)
     conflicted: set[str] = set()
     doubts: list[Doubt] = []
+    chosen: dict[str, Mention] = {}
     for field in STATED_FIELDS:
         if field in _REPORT_FACTS:
             continue
@@ -601,6 +602,7 @@ def build_record(
         if picked is not None:
             values[field] = picked.value
             evidence.append(picked.evidence)
+            chosen[field] = picked
         elif any(n.startswith("conflict:") for n in more):
             doubts.append(_conflict_doubt(field, by_field.get(field, [])))
             if field in _RESULT_KEYS and _two_specimens(by_field.get(field, [])):
@@ -617,11 +619,20 @@ def build_record(
         _drop(values, evidence, [field])
         notes.append(f"smaller-tumour: {field_words(field)} is stated only for a smaller tumour, left empty")
     for marker in sorted(conflicted):
-        # two tumours disagree on this test: a detail of one of them must not stand alone
-        dropped = [f for f in values if _marker(f) == marker and f not in _TEST_FACTS]
+        # two tumours disagree on this test: a detail of one of them must not stand alone (what
+        # every one of them states alike, "ER positive" beside 70 % and 100 %, stays)
+        dropped = [f for f in values if _marker(f) == marker and f not in _TEST_FACTS
+                   and not _said_alike_by_all(by_field, f)]
         _drop(values, evidence, dropped)
         if dropped:
             notes.append(f"conflict: {marker.upper()} results disagree, its other values left empty too")
+    for test in sorted(_corrected_tests(by_field)):
+        # an addendum corrects this test: what only the original gives of it is no longer known
+        stale = [f for f in values if _test(f) == test and f not in _TEST_FACTS
+                 and f in chosen and not chosen[f].addendum]
+        _drop(values, evidence, stale)
+        notes += [f"superseded: {field_words(f)} is given only in the original report, whose "
+                  f"{_TEST_WORDS[test]} result an addendum corrects, left empty" for f in stale]
     _drop_superseded_pending(values, evidence, mentions)
     in_addenda = {_marker(m.field) for m in mentions if m.addendum and m.assertion is Assertion.PRESENT}
     notes += _drop_pending_answered_by_addendum(values, evidence, addenda, in_addenda)
@@ -770,6 +781,40 @@ def _only_from_smaller_tumours(
         if parts and "" not in parts and parts <= sized.keys() and largest not in parts:
             out.append(field)
     return out
+
+
+_TEST_WORDS = {"her2_ihc": "HER2 IHC", "her2_ish": "HER2 ISH", "her2": "HER2", "er": "ER", "pr": "PR",
+               "ki67": "Ki-67"}
+
+
+def _test(field: str) -> str:
+    """The test a field belongs to, HER2's IHC and ISH apart: her2_ihc, her2_ish, her2 (the
+    call), er, pr or ki67."""
+    return field[:8] if field.startswith(("her2_ihc", "her2_ish")) else _marker(field)
+
+
+def _corrected_tests(by_field: dict[str, list[Mention]]) -> set[str]:
+    """Tests whose result an addendum (or amendment) changes: a result stated both in it and
+    in the original report, with different values. An "equivocal" HER2 call that the
+    addendum's ISH settles is the usual course of a reflex test, not a correction."""
+    out = set()
+    for field in _RESULT_KEYS:
+        said = [m for m in by_field.get(field, []) if m.assertion is Assertion.PRESENT
+                and m.value not in _NON_RESULTS and m.value is not Status.EQUIVOCAL]
+        if (any(m.addendum for m in said) and any(not m.addendum for m in said)
+                and len({_key(m.value) for m in said}) > 1):
+            out.add(_test(field))
+    return out
+
+
+def _said_alike_by_all(by_field: dict[str, list[Mention]], field: str) -> bool:
+    """Whether every specimen with a result for this field's marker states one same value for it."""
+    marker = _marker(field)
+    parts = {m.evidence.specimen for f, ms in by_field.items() if _marker(f) == marker and f not in _TEST_FACTS
+             for m in ms if m.assertion is Assertion.PRESENT and m.value not in _NON_RESULTS}
+    said = [m for m in by_field.get(field, []) if m.assertion is Assertion.PRESENT]
+    return ("" not in parts and {m.evidence.specimen for m in said} >= parts
+            and len({_key(m.value) for m in said}) == 1)
 
 
 def _two_specimens(mentions: list[Mention]) -> bool:

@@ -270,8 +270,11 @@ def test_largest_tumour_in_one_breast_gives_the_reportable_values():
 def test_left_and_right_primaries_that_disagree_stay_empty_with_a_warning():
     record = extract_text(_two_parts("Left", "Right"))
     assert record.er_percent is None and record.her2_ihc_score is None
-    assert record.er_intensity is None  # a detail of one tumour must not stand alone
     assert any(w.startswith("conflict: HER2") for w in record.warnings)
+    assert record.er_intensity == "strong"  # what both tumours state alike stays
+    # a detail of one tumour must not stand alone
+    one = extract_text(_two_parts("Left", "Right").replace("ER positive (95%), strong.", "ER positive (95%)."))
+    assert one.er_percent is None and one.er_intensity is None
 
 
 def test_a_definition_after_a_semicolon_is_still_a_definition():

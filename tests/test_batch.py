@@ -295,7 +295,9 @@ def test_ctrl_c_stops_with_a_hint_and_complete_rows_that_resume_finishes(tmp_pat
     assert done < 300, "the run finished before Ctrl+C"
     assert run.returncode == 130
     assert "interrupted" in err.decode() and "--resume" in err.decode() and "Traceback" not in err.decode()
-    assert len(_rows(out)) == done  # every row recorded as done is there, complete
+    # every row recorded as done is there, complete; Ctrl+C between a row and its progress line
+    # leaves that one row unrecorded, and --resume drops and redoes it
+    assert done <= len(_rows(out)) <= done + 1
     subprocess.run(command + ["--resume", "-q"], check=True, timeout=300)
     rows = _rows(out)
     assert len(rows) == 300 and len({r["source"] for r in rows}) == 300
