@@ -19,6 +19,7 @@ import itertools
 import json
 import logging
 import os
+import stat
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -66,9 +67,12 @@ class BatchSummary:
 
 
 def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's content ("" when it cannot be read)."""
+    """SHA-256 of a regular file's content ("" when it cannot be read, or is a pipe, a device
+    or a socket, whose reading may never end)."""
     digest = hashlib.sha256()
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return ""
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
@@ -216,13 +220,14 @@ def _main_output(record, fmt: str):
 
 
 def failed_result(path: str, reason: str, with_json: bool, fmt: str = "csv") -> FileResult:
-    """The error row of a file whose worker timed out or died."""
+    """The error row of a file whose worker timed out or died. The writing process does not
+    read the file (it may be what hung the worker): with no hash, --resume tries it again."""
     from .export import to_json, to_row
     from .model import Her2Record
 
     record = Her2Record(source=path, status="error", error=reason)
     line = json.dumps(to_json(record), ensure_ascii=False) if with_json else None
-    return FileResult(path, file_digest(path), to_row(record), line, 0, _main_output(record, fmt))
+    return FileResult(path, "", to_row(record), line, 0, _main_output(record, fmt))
 
 
 # --- the writer side -------------------------------------------------------------------------
@@ -247,6 +252,45 @@ def _bundle_source(obj: dict) -> str | None:
     return (obj.get("identifier") or {}).get("value")
 
 
+def output_paths(output: Path, jsonl: Path | None = None, per_result: Path | None = None,
+                 fmt: str = "csv") -> dict[str, Path]:
+    """Every file a run writes, by what it is."""
+    paths = {"-o": Path(output), "progress file": Path(f"{output}.progress")}
+    if fmt == "naaccr":
+        paths["NAACCR XML"] = Path(output).with_suffix(".xml")
+    if jsonl:
+        paths["--jsonl"] = Path(jsonl)
+    if per_result:
+        paths["--per-result"] = Path(per_result)
+    return paths
+
+
+def check_outputs(output: Path, jsonl: Path | None = None, per_result: Path | None = None, fmt: str = "csv",
+                  *, resume: bool = False, overwrite: bool = False) -> None:
+    """Raise OutputError, before anything is written, when the outputs cannot be written as
+    asked: two of them are one file, or (without --resume or --overwrite) an earlier run's
+    output is there. The output's folder is made when it is missing."""
+    from .errors import OutputError
+
+    paths = output_paths(output, jsonl, per_result, fmt)
+    seen: dict[Path, str] = {}
+    for name, path in paths.items():
+        key = Path(os.path.abspath(path))
+        if key in seen:
+            raise OutputError(f"{seen[key]} and {name} are the same file ({path}): give each output its own name")
+        seen[key] = name
+    if not resume and not overwrite:
+        earlier = [path for path in paths.values() if path.exists() and (not path.is_file() or path.stat().st_size)]
+        if earlier:
+            raise OutputError(f"{earlier[0]} exists (an earlier run's output): give --resume to finish that run, "
+                              "--overwrite to replace it, or another -o")
+    folder = Path(output).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot make the output folder {folder}: {exc.strerror or exc}") from None
+
+
 class RowWriter:
     """Appends complete rows to the main output (and JSONL), and the path + hash to the progress file."""
 
@@ -259,15 +303,22 @@ class RowWriter:
         # the outputs besides the main one this run writes, as the progress file records them
         self.extras = ("j" if self.jsonl else "") + ("r" if self.per_result else "")
         self.done: dict[str, str] = {}
-        if resume and self.output.exists() and self.output.stat().st_size:
-            self._check_resumable()
-            self.done = self._recover(digest)
-        else:
-            self._start_fresh()
-        self._out = open(self.output, "a", encoding="utf-8", newline="")
-        self._json = open(self.jsonl, "a", encoding="utf-8") if self.jsonl else None
-        self._results = open(self.per_result, "a", encoding="utf-8", newline="") if self.per_result else None
-        self._progress = open(self.progress_path, "a", encoding="utf-8")
+        self._out = self._json = self._results = self._progress = None
+        try:
+            if resume and self.output.exists() and self.output.stat().st_size:
+                self._check_resumable()
+                self.done = self._recover(digest)
+            else:
+                self._start_fresh()
+            self._out = open(self.output, "a", encoding="utf-8", newline="")
+            self._json = open(self.jsonl, "a", encoding="utf-8") if self.jsonl else None
+            self._results = open(self.per_result, "a", encoding="utf-8", newline="") if self.per_result else None
+            self._progress = open(self.progress_path, "a", encoding="utf-8")
+        except OSError as exc:
+            from .errors import OutputError
+
+            self.close()
+            raise OutputError(f"cannot write {exc.filename or self.output}: {exc.strerror or exc}") from None
 
     def _header(self) -> str:
         return _header_line(self.columns) if self.columns else ""
@@ -355,24 +406,39 @@ class RowWriter:
         return done
 
     def write(self, result: FileResult) -> None:
-        if self.columns:
-            self._out.write(_csv_line(result.out if isinstance(result.out, dict) else result.row, self.columns))
-        else:
-            self._out.write(f"{result.out}\n")
-        self._out.flush()
+        """Write one file's rows, then its progress line; WriteError when a write fails."""
+        try:
+            self._write(result)
+        except OSError as exc:
+            from .errors import WriteError
+
+            raise WriteError(f"writing {exc.filename or self.output} failed: {exc.strerror or exc}") from None
+
+    def _write(self, result: FileResult) -> None:
+        main = (_csv_line(result.out if isinstance(result.out, dict) else result.row, self.columns)
+                if self.columns else f"{result.out}\n")
+        pieces = [(self._out, self.output, main)]
         if self._json and result.json_line is not None:
-            self._json.write(result.json_line + "\n")
-            self._json.flush()
+            pieces.append((self._json, self.jsonl, result.json_line + "\n"))
         if self._results:
-            self._results.write("".join(_csv_line(r, RESULT_COLUMNS) for r in result.results))
-            self._results.flush()
-        self._progress.write(f"{result.path}\t{result.digest}\t{self.extras}\n")
-        self._progress.flush()
+            pieces.append((self._results, self.per_result,
+                           "".join(_csv_line(r, RESULT_COLUMNS) for r in result.results)))
+        pieces.append((self._progress, self.progress_path, f"{result.path}\t{result.digest}\t{self.extras}\n"))
+        for handle, path, text in pieces:
+            try:
+                handle.write(text)
+                handle.flush()
+            except OSError as exc:
+                exc.filename = exc.filename or str(path)
+                raise
 
     def close(self) -> None:
         for handle in (self._out, self._json, self._results, self._progress):
             if handle:
-                handle.close()
+                try:
+                    handle.close()
+                except OSError:  # its last bytes could not be flushed (a full disk): said already
+                    pass
 
 
 def _ndjson_lines(path: Path, source_of: Callable[[dict], str | None]) -> list[tuple[str, str]]:
@@ -390,8 +456,11 @@ def _ndjson_lines(path: Path, source_of: Callable[[dict], str | None]) -> list[t
 
 
 def _csv_line(row: dict[str, str], columns: Iterable[str] = CSV_COLUMNS) -> str:
+    """One CSV row, each cell safe to open in a spreadsheet (export.safe_cell)."""
+    from .export import safe_cell
+
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([row.get(c, "") for c in columns])
+    csv.writer(buffer, lineterminator="\n").writerow([safe_cell(row.get(c, "")) for c in columns])
     return buffer.getvalue()
 
 
@@ -414,8 +483,11 @@ def _complete_rows(text: str) -> list[dict[str, str]]:
     """The CSV's data rows, without a half-written last line."""
     if not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
+    from .export import plain_cell
+
     rows = list(csv.DictReader(io.StringIO(text)))
-    return [r for r in rows if None not in r and all(v is not None for v in r.values())]
+    return [{k: plain_cell(v) for k, v in r.items()} for r in rows
+            if None not in r and all(v is not None for v in r.values())]
 
 
 def write_naaccr_xml(csv_path: Path) -> Path:
@@ -423,8 +495,11 @@ def write_naaccr_xml(csv_path: Path) -> Path:
     from .naaccr import naaccr_xml
 
     target = Path(csv_path).with_suffix(".xml")
+    from .export import plain_cell
+
     with open(csv_path, newline="", encoding="utf-8") as handle:
-        target.write_text(naaccr_xml(csv.DictReader(handle)), encoding="utf-8")
+        rows = ({k: plain_cell(v or "") for k, v in row.items()} for row in csv.DictReader(handle))
+        target.write_text(naaccr_xml(rows), encoding="utf-8")
     return target
 
 
@@ -435,7 +510,7 @@ def run_batch(
     timeout: float = DEFAULT_TIMEOUT, resume: bool = False, ocr: str = "auto",
     patterns: str | None = None, on_done: Callable[[FileResult | None], None] | None = None,
     scheduler: str | None = None, fmt: str = "csv", per_result: Path | None = None,
-    max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES,
+    max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES, overwrite: bool = False,
 ) -> BatchSummary:
     """Extract every file into one row each, in `workers` worker processes (this one writes the rows).
 
@@ -446,9 +521,13 @@ def run_batch(
 
     `fmt`: the main output: "csv" (DESIGN.md columns), "naaccr" (NAACCR items as CSV, plus the
     same as XML next to it) or "fhir" (NDJSON, one mCODE Bundle per report).
+
+    Raises OutputError (nothing written) when an earlier run's output is there and neither
+    `resume` nor `overwrite` is given, or two outputs share one path.
     """
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}")
+    check_outputs(output, jsonl, per_result, fmt, resume=resume, overwrite=overwrite)
     writer = RowWriter(output, jsonl, resume, fmt=fmt, per_result=per_result)
     summary = BatchSummary()
     todo: list[str] = []

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import textwrap
+from collections import Counter
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
@@ -101,8 +102,11 @@ def extract(
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(to_json(record), indent=2, ensure_ascii=False))
-        return
-    typer.echo(render_summary(record))
+    elif record.status == "ok":
+        typer.echo(render_summary(record))
+    if record.status != "ok":  # read, then refused (a repetitive file, a pattern that ran too long)
+        typer.echo(f"error: {file}: {record.error}", err=True)
+        raise typer.Exit(1)
 
 
 def render_summary(record) -> str:
@@ -157,18 +161,24 @@ def _snippet(text: str, limit: int = 110) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def iter_inputs(paths: list[Path]) -> Iterator[str]:
+def iter_inputs(paths: list[Path], skipped: Counter | None = None) -> Iterator[str]:
     """Files to process: given files as they are, folders walked recursively for .pdf/.txt
-    (not into links to folders), in path order.
+    (not into links to folders), in path order. Files of other types in a folder are counted
+    in `skipped` by their suffix.
 
     Paths as strings: a Path object costs about four times the memory, and an archive of
     200,000 reports would hold 140 MB of them for the whole run.
     """
     for path in paths:
         if path.is_dir():
-            found = [os.path.join(folder, name)
-                     for folder, _, names in os.walk(path) for name in names
-                     if os.path.splitext(name)[1].lower() in SUFFIXES and os.path.isfile(os.path.join(folder, name))]
+            found = []
+            for folder, _, names in os.walk(path):
+                for name in names:
+                    suffix = os.path.splitext(name)[1].lower()
+                    if suffix in SUFFIXES and os.path.isfile(os.path.join(folder, name)):
+                        found.append(os.path.join(folder, name))
+                    elif skipped is not None:
+                        skipped[suffix or "(no suffix)"] += 1
             found.sort(key=lambda name: name.split(os.sep))  # as Path objects sort: part by part
             yield from found
         else:
@@ -182,7 +192,8 @@ def batch(
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write (see --format).", dir_okay=False)],
     fmt: Annotated[OutputFormat, typer.Option(
         "--format", "-f", case_sensitive=False,
-        help="csv: the DESIGN.md columns; naaccr: NAACCR breast SSDIs as CSV, plus OUTPUT.xml; "
+        help="csv: the columns in docs/contract.md; naaccr: NAACCR breast SSDIs as CSV, plus OUTPUT.xml "
+             "(docs/registry.md); "
              "fhir: NDJSON, one FHIR R4 mCODE Bundle per report.")] = OutputFormat.csv,
     jsonl: Annotated[Optional[Path], typer.Option("--jsonl", help="Also write JSONL with evidence.",
                                                   dir_okay=False)] = None,
@@ -198,6 +209,8 @@ def batch(
         "--timeout", min=1, help="Seconds one file may take before it becomes an error row.")] = 600.0,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Keep the rows an interrupted run wrote (same path and content) and do the rest.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace outputs an earlier run wrote (without it, or --resume, the run stops).")] = False,
     max_mb: Annotated[int, typer.Option("--max-mb", min=1, help="Largest file read, in MB (bigger: an error row).")] = 50,
     max_pages: Annotated[int, typer.Option("--max-pages", min=1, help="Most PDF pages read (more: an error row).")] = 200,
     scheduler: Annotated[Optional[str], typer.Option(
@@ -210,27 +223,42 @@ def batch(
     Rows are written as files finish; OUTPUT.progress records which files are done, so a
     killed run can be finished with --resume.
     """
-    from .batch import run_batch
-    from .errors import ResumeError
+    from .batch import output_paths, run_batch
+    from .errors import OutputError, ResumeError, WriteError
 
-    _matcher(patterns)  # a bad pattern file stops the run here, before any worker starts
-    files = list(dict.fromkeys(iter_inputs(inputs)))  # a file named twice (a folder and a file in it): one row
-    if not files:
-        typer.echo("error: no .pdf or .txt files found", err=True)
+    if resume and overwrite:
+        typer.echo("error: give --resume or --overwrite, not both", err=True)
         raise typer.Exit(2)
     if scheduler and dask:
         typer.echo("error: give --scheduler or --dask, not both", err=True)
         raise typer.Exit(2)
+    _matcher(patterns)  # a bad pattern file stops the run here, before any worker starts
+    skipped: Counter = Counter()
+    files = list(dict.fromkeys(iter_inputs(inputs, skipped)))  # a file named twice (a folder and a file in it): one row
+    ours = {os.path.abspath(p) for p in output_paths(output, jsonl, per_result, fmt.value).values()}
+    if any(os.path.abspath(f) in ours for f in files):  # an output inside an input folder is no report
+        files = [f for f in files if os.path.abspath(f) not in ours]
+        typer.echo("note: this run's outputs lie among its inputs; they are not read as reports", err=True)
+    if skipped and not quiet:
+        kinds = ", ".join(f"{n} {suffix}" for suffix, n in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])))
+        typer.echo(f"{sum(skipped.values())} skipped (not .pdf or .txt): {kinds}", err=True)
+    if not files:
+        typer.echo("error: no .pdf or .txt files found", err=True)
+        raise typer.Exit(2)
     options = dict(jsonl=jsonl, workers=workers, timeout=timeout, resume=resume, ocr=ocr.value,
                    patterns=str(patterns) if patterns else None,
                    scheduler=scheduler or (dask.value if dask else None), fmt=fmt.value, per_result=per_result,
-                   max_bytes=max_mb * 1024 * 1024, max_pages=max_pages)
+                   max_bytes=max_mb * 1024 * 1024, max_pages=max_pages, overwrite=overwrite)
     try:
         with _batch_progress(quiet, len(files)) as on_done:
             summary = run_batch(files, output, on_done=on_done, **options)
-    except ResumeError as exc:  # raised before any row is written: the earlier rows are kept
+    except (ResumeError, OutputError) as exc:  # raised before any row is written: the earlier rows are kept
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except WriteError as exc:  # a full disk, say: the rows recorded so far are complete
+        typer.echo(f"error: {exc}; the rows written before are complete: make room (or fix the cause) and "
+                   "run the same command with --resume to finish", err=True)
+        raise typer.Exit(3) from None
     except KeyboardInterrupt:  # Ctrl+C: every row written so far is complete and recorded
         typer.echo(f"interrupted: the rows written so far are in {output}; run the same command "
                    "with --resume to finish the rest", err=True)

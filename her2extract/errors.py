@@ -34,5 +34,15 @@ class ResumeError(Her2ExtractError):
     of what was done): stopping keeps the earlier run's rows."""
 
 
+class OutputError(Her2ExtractError):
+    """The outputs asked for cannot be written as asked (an earlier run's output is there, two
+    outputs share one path, the folder cannot be made): stopping before any row is written."""
+
+
+class WriteError(Her2ExtractError):
+    """An output could not be written part-way through a run (a full disk): the rows written
+    before are complete, and --resume finishes the run."""
+
+
 class NormalizationError(Her2ExtractError, ValueError):
     """Matched text that is not a plausible value of its field."""

@@ -11,8 +11,12 @@ from typing import Iterable, TextIO
 from .model import CSV_COLUMNS, Evidence, Her2Record, Mention, plain_number
 
 
+# What joins a row's warnings in one CSV cell (no warning holds it: split on it to get them back).
+WARNING_JOIN = " | "
+
+
 def cell(value: object) -> str:
-    """One CSV cell: empty for None, plain numbers, enum values, '; '-joined warnings."""
+    """One CSV cell: empty for None, plain numbers, enum values, warnings joined with " | "."""
     if value is None:
         return ""
     if isinstance(value, Enum):
@@ -22,12 +26,19 @@ def cell(value: object) -> str:
     if isinstance(value, float):
         return plain_number(value)
     if isinstance(value, (tuple, list)):
-        return "; ".join(cell(v) for v in value)
+        # a warning quoting a pipe-ruled table keeps its words, not the separator
+        return WARNING_JOIN.join(cell(v).replace(WARNING_JOIN, " / ") for v in value)
     return str(value)
 
 
+_ERROR_ROW = frozenset({"source", "status", "error"})
+
+
 def to_row(record: Her2Record) -> dict[str, str]:
-    """The record as one CSV row: exactly the DESIGN.md columns, in order."""
+    """The record as one CSV row: exactly the contract's columns, in order. An error row holds
+    its source, status and reason and nothing else (no "unknown": that means "read, no result")."""
+    if record.status == "error":
+        return {name: cell(getattr(record, name)) if name in _ERROR_ROW else "" for name in CSV_COLUMNS}
     return {name: cell(getattr(record, name)) for name in CSV_COLUMNS}
 
 
@@ -88,11 +99,29 @@ def result_rows(record: Her2Record) -> list[dict[str, str]]:
     return rows
 
 
+# A cell a spreadsheet would run as a formula starts with one of these (OWASP, "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell no spreadsheet runs: one starting with = + - @, a tab or a carriage return
+    (a file named "=HYPERLINK(...).txt") gets a leading apostrophe, which spreadsheets show
+    and plain_cell takes off again."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def plain_cell(text: str) -> str:
+    """A cell as written by safe_cell, back to its value."""
+    return text[1:] if text[:1] == "'" and text[1:2] and text[1:].startswith(FORMULA_START) else text
+
+
 def write_csv(records: Iterable[Her2Record], path: str | Path | TextIO) -> int:
-    """Write records as CSV with the DESIGN.md header; returns the number of rows."""
+    """Write records as CSV with the DESIGN.md header (cells made safe for spreadsheets:
+    safe_cell); returns the number of rows."""
     import pandas as pd
 
-    rows = [to_row(r) for r in records]
+    rows = [{k: safe_cell(v) for k, v in to_row(r).items()} for r in records]
     frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS), dtype=str)
     frame.to_csv(path, index=False)
     return len(rows)

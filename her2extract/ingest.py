@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,9 @@ OCR_MODES = frozenset({"auto", "always", "never"})
 
 # A page with fewer non-space characters than this has no usable text layer.
 MIN_PAGE_CHARS = 20
+# A page of 6-point text holds some 20,000 characters; a text layer far beyond that is no page
+# of a report, and laying it out by character boxes would take gigabytes.
+MAX_PAGE_CHARS = 100_000
 # Ruled tables: a page with this many line/rectangle objects is rebuilt with pdfplumber,
 # which keeps each table row on one line (PDFium emits cells in drawing order).
 MIN_RULE_OBJECTS = 8
@@ -48,9 +52,12 @@ def read_file_bytes(path: str | Path, *, max_bytes: int = MAX_BYTES) -> bytes:
     """A report file's bytes, after the checks that need no parsing (exists, not empty, not too large)."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError as exc:
         raise UnreadableDocument(path, f"cannot open file: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):  # a pipe or a device could be read for ever, or block
+        raise UnreadableDocument(path, f"not a regular file ({special_kind(info.st_mode)}): not read")
+    size = info.st_size
     if size == 0:
         raise UnreadableDocument(path, "empty file (0 bytes)")
     if size > max_bytes:
@@ -61,6 +68,19 @@ def read_file_bytes(path: str | Path, *, max_bytes: int = MAX_BYTES) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise UnreadableDocument(path, f"cannot read file: {exc.strerror or exc}") from None
+
+
+def special_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
 
 
 def read_bytes(
@@ -143,7 +163,12 @@ def _read_pdf(
                 warnings.append(f"unreadable-page: page {index + 1} is damaged and could not be read")
                 continue
             try:
-                text = _pdfium_text(page)
+                try:
+                    text = _pdfium_text(page)
+                except _TooMuchText as exc:
+                    raise UnreadableDocument(
+                        source, f"page {index + 1}'s text layer holds {exc.count:,} characters, more than a page "
+                                f"can show (limit {MAX_PAGE_CHARS:,}): not read as a pathology report") from None
                 scan = is_scan(page)
                 ruled = _plumber_text(data, index) if _has_ruled_table(page) else ""
                 if ruled:
@@ -389,11 +414,21 @@ def pdfium_words(page) -> list[Word]:
 
 
 def _pdfium_text(page) -> str:
+    """The page's text layer; _TooMuchText past MAX_PAGE_CHARS (counted before it is read)."""
     textpage = page.get_textpage()
     try:
+        count = textpage.count_chars()
+        if count > MAX_PAGE_CHARS:
+            raise _TooMuchText(count)
         return textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
     finally:
         textpage.close()
+
+
+class _TooMuchText(Exception):
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
 
 
 def _has_ruled_table(page) -> bool:

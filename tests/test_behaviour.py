@@ -79,9 +79,9 @@ def test_behaviour(name, case, variant):
     codes = list(record.warnings)
     first_cells = re.findall(r"^\| (`[^|]+)\|", CONTRACT.read_text(encoding="utf-8"), re.M)
     documented = {code for cell in first_cells for code in re.findall(r"`([a-z0-9-]+)`", cell)}
-    for warning in codes:  # the CSV joins warnings with "; ": one must never hold that separator itself
+    for warning in codes:  # the CSV joins warnings with " | ": one must never hold that separator itself
         code = WARNING.match(warning)
-        assert code and "; " not in warning, f"{name}: malformed warning {warning!r}"
+        assert code and "|" not in code.group(1), f"{name}: malformed warning {warning!r}"
         assert code.group(1) in documented, f"{name}: warning code {code.group(1)!r} is not in docs/contract.md"
     for wanted in case.get("warnings", []) + variant.get("warnings", []):
         assert any(w.startswith(wanted) or wanted in w for w in codes), f"{name}: no warning {wanted!r} in {codes}"

@@ -6,6 +6,8 @@ never used (executable_path points at /usr/bin/chromium).
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 import socket
@@ -147,5 +149,33 @@ def test_unclear_reports_say_what_is_unclear_show_both_sides_and_assert_no_statu
             for card in cards.values():
                 assert "her2_" not in card.inner_text() and "er_reported" not in card.inner_text()
             assert not errors, errors
+        finally:
+            browser.close()
+
+
+def test_the_pages_csv_download_is_safe_to_open_in_a_spreadsheet(server, tmp_path):
+    """A file named like a formula does not start a cell of the downloaded CSV."""
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "Chromium is missing: scripts/test installs it (apt-get install chromium)"
+    hostile = tmp_path / "=HYPERLINK(1).txt"
+    hostile.write_text("Breast, left, core biopsy: invasive carcinoma.\nHER2 (IHC): 1+\n", encoding="utf-8")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.goto(server + "/")
+            page.set_input_files("#file", str(hostile))
+            page.wait_for_selector(".report-card", timeout=30_000)
+            for button in ("#download-csv", "#download-naaccr"):
+                if not page.is_visible(button):
+                    continue
+                with page.expect_download() as download:
+                    page.click(button)
+                text = download.value.path().read_text()
+                cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+                assert "'=HYPERLINK(1).txt" in cells, button
+                assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))], button
         finally:
             browser.close()

@@ -182,7 +182,7 @@ function unclearList(record) {
 
 function warningList(record) {
   const raw = record.warnings || [];
-  const warnings = (Array.isArray(raw) ? raw : String(raw).split(";")).map((w) => w.trim()).filter(Boolean);
+  const warnings = (Array.isArray(raw) ? raw : String(raw).split(" | ")).map((w) => w.trim()).filter(Boolean);
   if (!warnings.length) return null;
   return el("ul", { class: "warnings" }, ...warnings.map((w) => {
     const code = w.split(":")[0];
@@ -226,7 +226,9 @@ function card(report) {
 }
 
 function csvCell(v) {
-  const s = String(v ?? "");
+  // a cell a spreadsheet would run as a formula (= + - @, tab, CR first) gets an apostrophe
+  let s = String(v ?? "");
+  if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
