@@ -66,12 +66,14 @@ class BatchSummary:
     filled: dict[str, int] = field(default_factory=dict)
 
 
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a regular file's content ("" when it cannot be read, or is a pipe, a device
-    or a socket, whose reading may never end)."""
+def file_digest(path: str | Path, max_bytes: int = MAX_BYTES) -> str:
+    """SHA-256 of a regular file's content: "" when it cannot be read, is a pipe, a device or
+    a socket (whose reading may never end), or is larger than any report read (`max_bytes`:
+    such a file is an error row, found again at once by its size)."""
     digest = hashlib.sha256()
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
             return ""
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
@@ -176,7 +178,7 @@ def process_file(path: str) -> FileResult:
     try:
         data = read_file_bytes(path, max_bytes=setup.max_bytes)
     except UnreadableDocument as exc:
-        document, record, digest = None, error_record(path, exc.reason), file_digest(path)
+        document, record, digest = None, error_record(path, exc.reason), file_digest(path, setup.max_bytes)
     else:  # the hash of the very bytes the row was read from (read once)
         digest = hashlib.sha256(data).hexdigest()
         document, record = safe_read_and_extract_bytes(data, path, matcher=_WORKER["matcher"], ocr=setup.ocr,
@@ -528,7 +530,7 @@ def run_batch(
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}")
     check_outputs(output, jsonl, per_result, fmt, resume=resume, overwrite=overwrite)
-    writer = RowWriter(output, jsonl, resume, fmt=fmt, per_result=per_result)
+    writer = RowWriter(output, jsonl, resume, lambda path: file_digest(path, max_bytes), fmt=fmt, per_result=per_result)
     summary = BatchSummary()
     todo: list[str] = []
     for path in files:
