@@ -53,7 +53,7 @@ class Report(BaseModel):
     filename: str
     status: str = Field(description='"ok" or "error"')
     error: str = Field("", description="why the file could not be read, in words")
-    row: dict[str, str] = Field(description="the CSV row (DESIGN.md columns)")
+    row: dict[str, str] = Field(description="the CSV row (the columns of docs/contract.md)")
     record: dict[str, Any] = Field(description="the record as `her2extract extract --json` prints it")
     sentences: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
