@@ -365,6 +365,7 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
 
 # A statement ends at a line break, or at ". " / "; " (OCR'd texts join their lines with ". ").
 _STATEMENT_END = re.compile(r"\n|[.;]\s")
+_ENDS_BACK = ("\n", ". ", "; ", ".\t", ";\t", ".\r", ";\r")
 # A specimen or procedure line: a part label ("A.", "2)", "Part B:") or a specimen heading.
 _SPECIMEN_LINE = re.compile(
     r"(?i)^\s*(?:(?:part\s{0,2})?(?:[A-H]|\d{1,2})\s{0,2}[.):]\s|(?:part\s{0,2}[A-H\d]{1,2}|specimens?(?:\s{1,4}(?:type|site|source|submitted|received|description))?"
@@ -380,8 +381,9 @@ _HISTORY_CUE = re.compile(r"(?i)\b(?:history|h/o|s/p|status\s+post|prior|previou
 def _statement(text: str, start: int, end: int) -> tuple[int, int]:
     """The statement around text[start:end]: from the last statement end before it to the next."""
     lo = max(0, start - 300)
-    ends = [m.end() for m in _STATEMENT_END.finditer(text, lo, start)]
-    first = ends[-1] if ends else lo
+    # the last statement end before it (as _STATEMENT_END finds them, searched from the right)
+    first = max([lo] + [at + len(mark) for mark in _ENDS_BACK if (at := text.rfind(mark, lo, start)) >= 0
+                        and at + len(mark) <= start])
     m = _STATEMENT_END.search(text, end, min(len(text), end + 300))
     return first, (m.start() if m else min(len(text), end + 300))
 

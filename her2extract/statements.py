@@ -253,8 +253,12 @@ _OPTION_HINTS = ("positive", "negative", "equivocal", "amplified", "+", "yes", "
 
 
 # Any box, as typed or as a reader makes of it, before a word (a set needs one).
-_ANY_BOX = regex.compile(
-    rf"{_TICKED}|{_EMPTY}|(?<![\w+/.-])(?:[oOaqQDdcCnuUe0©®°•¤|]|c3|E3|El|Cl|CI|ra|q_|0\)|D\)|O\))[ \t]{{0,3}}[A-Za-z0-3]")
+# (a reader's stand-in counts only right before an option word: "a lumpectomy" is no box)
+_OPTION_START = (r"(?i:low|weak|pos|neg|equiv|border|not\s|non|amp|indet|[0-3]\+|0(?![\d.,%+])|score|yes|no\b"
+                 r"|present|absent|moderate|strong|luminal|her|triple|basal|[bd]?dish|[fcs]ish|\d{1,3}\s{0,2}[-–]|[<>≤≥])")
+_ANY_BOX = re.compile(
+    rf"{_TICKED}|{_EMPTY}|(?<![\w+/.-])(?:[oOaqQDdcCnuUe0©®°•¤|]|c3|E3|El|Cl|CI|ra|q_|0\)|D\)|O\)|\[J|CJ|C\]|LJ|L\]|\[I)"
+    rf"[ \t]{{0,3}}{_OPTION_START}|(?:\[J|CJ|LJ|\[I|c3|E3|El){_OPTION_START}")
 
 
 def _may_hold_options(line: str) -> bool:
