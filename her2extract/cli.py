@@ -286,10 +286,19 @@ def serve(
 
     from .web import create_app
 
+    if token is not None and not token.strip():
+        typer.echo("error: --token is empty, which would protect nothing: give a token, or leave --token out",
+                   err=True)
+        raise typer.Exit(2)
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         typer.echo("warning: serving beyond this computer without --token: anyone who can reach "
                    f"{host}:{port} can upload reports", err=True)
-    application = create_app(token=token, max_bytes=max_mb * 1024 * 1024, max_pages=max_pages)
+    # the Host header must name this server (DNS rebinding); listening on every address, the
+    # names it may be reached by are not known here: --token protects it then
+    local = ("127.0.0.1", "localhost", "::1")
+    hosts = None if host in ("0.0.0.0", "::", "") else ({host, *local} if host in local else {host})
+    application = create_app(token=token, max_bytes=max_mb * 1024 * 1024, max_pages=max_pages,
+                             allowed_hosts=hosts)
     where = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     typer.echo(f"her2extract page: {where}  (Ctrl+C to stop)", err=True)
     import logging

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from importlib import resources
-from typing import Any
+from typing import Any, Iterable
 
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -73,8 +73,16 @@ def _static(name: str) -> bytes:
 
 
 def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, max_pages: int = MAX_PAGES,
-               ocr: str = "auto") -> FastAPI:
-    """The web app. With `token`, every request must carry it (header X-Token, or ?token= for the page)."""
+               ocr: str = "auto", allowed_hosts: Iterable[str] | None = None) -> FastAPI:
+    """The web app. With `token`, every request must carry it (header X-Token, or ?token= for the page).
+
+    `allowed_hosts`: the names a request's Host header may give (without the port), so that a
+    web page elsewhere cannot reach this server through a name of its own that resolves here
+    (DNS rebinding); None accepts any (`serve` passes the address it listens on).
+    """
+    if token is not None and not token.strip():
+        raise ValueError("an empty token would protect nothing: give a token, or none")
+    hosts = {h.lower().strip("[]") for h in allowed_hosts} if allowed_hosts is not None else None
     app = FastAPI(
         title="her2extract", version="1", docs_url=None, redoc_url=None,
         description="Reads HER2, ER, PR and Ki-67 from a pathology report and explains them. Not medical advice.",
@@ -84,6 +92,9 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
+        if hosts is not None and _host_name(request.headers.get("host", "")) not in hosts:
+            return _with_headers(JSONResponse({"detail": "this server answers only to its own address"},
+                                              status_code=421))
         if token is not None and not request.url.path.startswith("/static/"):  # the script and style are public
             given = request.headers.get("x-token") or request.query_params.get("token") or ""
             if not hmac.compare_digest(given.encode(), token.encode()):
@@ -91,7 +102,11 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > max_bytes * MAX_FILES + 1_000_000:
             return _with_headers(JSONResponse({"detail": _too_large(max_bytes)}, status_code=413))
-        return _with_headers(await call_next(request))
+        try:
+            return _with_headers(await call_next(request))
+        except Exception as exc:  # a bug: a plain 500, with the headers, and no report text
+            log.error("internal error: %s", type(exc).__name__)
+            return _with_headers(JSONResponse({"detail": "internal error"}, status_code=500))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
@@ -120,7 +135,8 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
         reports: list[Report] = []
         codes: list[int] = []
         for upload in files:
-            name = (upload.filename or "report").rsplit("/", 1)[-1][:200]
+            name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1][:200]
+            name = name if name.strip(". ") else "report"  # "x/", "..": a name with nothing of its own
             try:
                 data = await _read_limited(upload, max_bytes)
             finally:
@@ -146,8 +162,10 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
 def _extract_one(data: bytes, name: str, matcher, max_pages: int, ocr: str):
     """((record, evidence sentences), HTTP status it would get alone). Never logs report text."""
     document, record = safe_read_and_extract_bytes(data, name, matcher=matcher, max_pages=max_pages, ocr=ocr)
-    if document is not None:
+    if document is not None and record.status == "ok":
         return (record, evidence_sentences(document, record)), 200
+    if document is not None:  # read, then refused (repetitive text, a pattern that ran too long)
+        return (record, {}), 422
     if "binary file" in record.error or "not a PDF" in record.error:
         return (error_record(name, "not a PDF or a text file (judged by its content)"), {}), 415
     return (record, {}), 413 if "pages (limit" in record.error else 422
@@ -232,6 +250,14 @@ def _squeezed(text: str, at: int) -> int:
 
 
 _SPACES = re.compile(r"\s+")
+
+
+def _host_name(host: str) -> str:
+    """The name in a Host header, without its port: "127.0.0.1:8000" -> "127.0.0.1", "[::1]:80" -> "::1"."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def _error_report(name: str, reason: str) -> Report:

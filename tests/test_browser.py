@@ -73,6 +73,8 @@ def test_upload_a_pdf_and_see_the_card_with_highlighted_evidence(server, samples
                 page.click("#download-csv")
             csv_text = download.value.path().read_text()
             assert csv_text.startswith("source,status,error,") and SAMPLE in csv_text
+            assert not page.is_visible("#download-naaccr-xml")  # registry formats are behind a fold
+            page.click(".registry summary")
             with page.expect_download() as download:
                 page.click("#download-naaccr-xml")
             assert 'naaccrId="her2OverallSummary" naaccrNum="3855">0<' in download.value.path().read_text()
@@ -168,14 +170,45 @@ def test_the_pages_csv_download_is_safe_to_open_in_a_spreadsheet(server, tmp_pat
             page.goto(server + "/")
             page.set_input_files("#file", str(hostile))
             page.wait_for_selector(".report-card", timeout=30_000)
+            page.click(".registry summary")
             for button in ("#download-csv", "#download-naaccr"):
-                if not page.is_visible(button):
-                    continue
                 with page.expect_download() as download:
                     page.click(button)
                 text = download.value.path().read_text()
                 cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
                 assert "'=HYPERLINK(1).txt" in cells, button
                 assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))], button
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_page_fits_the_screen_shows_no_empty_downloads_and_every_control_takes_a_visible_focus(server, width):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "Chromium is missing: scripts/test installs it (apt-get install chromium)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 800})
+            page.goto(server + "/")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+            for button in ("#download-csv", "#download-json", "#download-naaccr", "#download-fhir"):
+                assert not page.is_visible(button), f"{button} shows before there is anything to download"
+            reached = []
+            for _ in range(6):  # Tab through the page: the drop zone, then the file input
+                page.keyboard.press("Tab")
+                focused = page.evaluate("""() => {
+                    const el = document.activeElement;
+                    const ring = (node) => { const s = getComputedStyle(node);
+                        return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2 ? s.outlineColor : ''; };
+                    return {id: el.id, ring: ring(el) || ring(el.closest('.drop') || el)};
+                }""")
+                if not focused["id"]:
+                    break
+                reached.append(focused["id"])
+                assert focused["ring"], f"no visible focus on #{focused['id']}"
+            assert "drop" in reached and "file" in reached, reached
         finally:
             browser.close()

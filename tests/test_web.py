@@ -177,3 +177,56 @@ def test_every_sample_value_is_highlighted_in_its_sentence(samples):
             assert len(sentence["text"]) <= 2 * 240 + len(ev.text) and sentence["page"] == ev.page
             checked += 1
     assert checked > 400
+
+
+# --- server bounds (issue 20) ------------------------------------------------------------------
+
+def test_an_empty_token_is_refused():
+    with pytest.raises(ValueError, match="empty token"):
+        create_app(token="")
+    from typer.testing import CliRunner
+
+    from her2extract.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--token", ""])
+    assert result.exit_code == 2 and "--token is empty" in result.output
+
+
+def test_the_host_header_must_name_this_server():
+    local = TestClient(create_app(allowed_hosts=["127.0.0.1", "localhost", "::1"]), base_url="http://127.0.0.1:8000")
+    assert local.get("/").status_code == 200
+    assert local.get("/", headers={"host": "localhost:8000"}).status_code == 200
+    assert local.get("/", headers={"host": "[::1]:8000"}).status_code == 200
+    refused = local.get("/", headers={"host": "attacker.example:8000"})
+    assert refused.status_code == 421 and refused.headers["x-content-type-options"] == "nosniff"
+    assert local.post("/api/extract", headers={"host": "attacker.example"},
+                      files=[("files", ("r.txt", b"HER2 3+", "text/plain"))]).status_code == 421
+
+
+@pytest.mark.parametrize("name", ["x/", "/", "a\\\\", "..", ""])
+def test_any_file_name_the_multipart_allows_gets_an_answer_with_headers(client, name):
+    response = _post(client, (name, b"Breast, core biopsy: invasive carcinoma. HER2 (IHC): 3+", "text/plain"))
+    assert response.headers["x-content-type-options"] == "nosniff"
+    if name:
+        assert response.status_code == 200, response.text
+        assert response.json()["reports"][0]["filename"] not in ("", "/", "..")
+    else:  # no file name at all: the multipart part is a plain field, not a file
+        assert response.status_code == 422
+
+
+def test_an_internal_error_is_a_500_with_the_headers(monkeypatch):
+    from her2extract import web
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(web, "_extract_one", broken)
+    local = TestClient(create_app(), raise_server_exceptions=False)
+    response = local.post("/api/extract", files=[("files", ("r.txt", b"HER2 3+", "text/plain"))])
+    assert response.status_code == 500 and response.headers["x-content-type-options"] == "nosniff"
+    assert "a bug" not in response.text
+
+
+def test_a_request_whose_only_file_was_refused_is_not_200(client):
+    response = _post(client, ("repeat.txt", ("HER2 3+ positive. " * 40_000).encode(), "text/plain"))
+    assert response.status_code == 422 and "repetitive" in response.json()["detail"]
