@@ -162,7 +162,7 @@ def _snippet(text: str, limit: int = 110) -> str:
 
 
 def iter_inputs(paths: list[Path], skipped: Counter | None = None) -> Iterator[str]:
-    """Files to process: given files as they are, folders walked recursively for .pdf/.txt
+    """Files to process: given files as they are, folders walked recursively for .pdf/.txt/images
     (not into links to folders), in path order. Files of other types in a folder are counted
     in `skipped` by their suffix.
 
@@ -241,9 +241,9 @@ def batch(
         typer.echo("note: this run's outputs lie among its inputs; they are not read as reports", err=True)
     if skipped and not quiet:
         kinds = ", ".join(f"{n} {suffix}" for suffix, n in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])))
-        typer.echo(f"{sum(skipped.values())} skipped (not .pdf or .txt): {kinds}", err=True)
+        typer.echo(f"{sum(skipped.values())} skipped (not a PDF, text or image file): {kinds}", err=True)
     if not files:
-        typer.echo("error: no .pdf or .txt files found", err=True)
+        typer.echo("error: no PDF, text or image files found", err=True)
         raise typer.Exit(2)
     options = dict(jsonl=jsonl, workers=workers, timeout=timeout, resume=resume, ocr=ocr.value,
                    patterns=str(patterns) if patterns else None,

@@ -22,7 +22,12 @@ MAX_BYTES = 50 * 1024 * 1024  # a pathology report is a few hundred kB; refuse a
 MAX_PAGES = 200
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
 PDF_SUFFIXES = frozenset({".pdf"})
-SUFFIXES = TEXT_SUFFIXES | PDF_SUFFIXES
+# A photo, screenshot or scan of a report, read by OCR (told apart by content, like the rest).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+SUFFIXES = TEXT_SUFFIXES | PDF_SUFFIXES | IMAGE_SUFFIXES
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*")
+IMAGE_MAX_SIDE = 4200  # pixels: a phone photo of a page; bigger ones are scaled down before OCR
+IMAGE_MIN_WIDTH = 1600  # pixels: a small screenshot is scaled up, so its letters are big enough for OCR
 OCR_MODES = frozenset({"auto", "always", "never"})
 
 # A page with fewer non-space characters than this has no usable text layer.
@@ -97,10 +102,58 @@ def read_bytes(
         if ocr not in OCR_MODES:
             raise ValueError(f"ocr must be one of {sorted(OCR_MODES)}")
         return _read_pdf(data, source, max_pages, ocr, ocr_pages)
+    if data.startswith(_IMAGE_MAGIC):
+        return _read_image(data, source, ocr)
+    if data.startswith(b"PK\x03\x04") and b"word/" in data[:65536]:
+        raise UnreadableDocument(source, "a Word document: open it and save it as PDF "
+                                         "(File, Save As, PDF), then read the PDF")
     if source.lower().endswith(tuple(PDF_SUFFIXES)):
         raise UnreadableDocument(source, "not a PDF: the file has a .pdf name but no PDF header")
     text = decode_text(data, source)
     return Document(source=source, pages=(Page(1, text, TextSource.TEXT),))
+
+
+def _read_image(data: bytes, source: str, ocr: str) -> Document:
+    """A photo or scan of a one-page report: turned upright by its EXIF orientation, scaled to
+    a size Tesseract reads well, read by OCR and laid out like a scanned PDF page (its drawn
+    boxes read from the pixels)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if ocr == "never":
+        raise UnreadableDocument(source, "an image of a report can only be read by OCR, and OCR is off")
+    if not ocr_available():
+        raise UnreadableDocument(source, "an image of a report needs OCR: install tesseract-ocr")
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            if opened.width * opened.height > 60_000_000:
+                raise UnreadableDocument(source, f"image too large: {opened.width} x {opened.height} pixels")
+            image = ImageOps.exif_transpose(opened).convert("L")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise UnreadableDocument(source, f"corrupt image: {type(exc).__name__}") from None
+    side = max(image.size)
+    if side > IMAGE_MAX_SIDE:
+        image = image.resize((round(image.width * IMAGE_MAX_SIDE / side), round(image.height * IMAGE_MAX_SIDE / side)))
+    elif image.width < IMAGE_MIN_WIDTH:
+        factor = IMAGE_MIN_WIDTH / image.width
+        image = image.resize((round(image.width * factor), round(image.height * factor)), Image.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    tsv = _tesseract(buffer.getvalue(), "tsv")
+    if tsv is None:
+        raise UnreadableDocument(source, "OCR could not read the image")
+    # the image as a page 612 points (8.5 in) wide: the page model works in points
+    points = 612 / image.width
+    words = tesseract_words(tsv, points)
+    if not upright(words):
+        text = _in_reading_order(words)
+    else:
+        import numpy as np
+
+        words = mark_boxes(words, np.asarray(image), 1 / points)
+        text = lay_out(words, 612, image.height * points).text
+    if len(text.strip()) < MIN_PAGE_CHARS:
+        raise UnreadableDocument(source, "no text found in the image (is it a photo of a report?)")
+    return Document(source=source, pages=(Page(1, text, TextSource.OCR, True),))
 
 
 def decode_text(data: bytes, source: str = "") -> str:

@@ -166,8 +166,10 @@ def _extract_one(data: bytes, name: str, matcher, max_pages: int, ocr: str):
         return (record, evidence_sentences(document, record)), 200
     if document is not None:  # read, then refused (repetitive text, a pattern that ran too long)
         return (record, {}), 422
+    if "Word document" in record.error:
+        return (record, {}), 415
     if "binary file" in record.error or "not a PDF" in record.error:
-        return (error_record(name, "not a PDF or a text file (judged by its content)"), {}), 415
+        return (error_record(name, "not a PDF, a text file or an image of a report (judged by its content)"), {}), 415
     return (record, {}), 413 if "pages (limit" in record.error else 422
 
 

@@ -93,11 +93,11 @@ def test_an_output_inside_the_input_folder_is_not_read_back(tmp_path):
 def test_files_of_other_types_are_counted_by_type(tmp_path):
     folder = tmp_path / "in"
     _reports(folder, 2)
-    for name in ("a.docx", "b.docx", "c.png"):
+    for name in ("a.docx", "b.docx", "c.zip"):
         (folder / name).write_bytes(b"x")
     result = runner.invoke(app, ["batch", str(folder), "-o", str(tmp_path / "out.csv")])
     assert result.exit_code == 0
-    assert "3 skipped (not .pdf or .txt): 2 .docx, 1 .png" in result.output
+    assert "3 skipped (not a PDF, text or image file): 2 .docx, 1 .zip" in result.output
 
 
 def test_a_missing_output_folder_is_made(tmp_path):

@@ -212,3 +212,30 @@ def test_the_page_fits_the_screen_shows_no_empty_downloads_and_every_control_tak
             assert "drop" in reached and "file" in reached, reached
         finally:
             browser.close()
+
+
+def test_a_phone_photo_gives_the_values_with_the_ocr_caution(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from test_images import SAMPLE, phone_photo
+
+    assert CHROMIUM, "Chromium is missing: scripts/test installs it (apt-get install chromium)"
+    photo = tmp_path / "IMG_2041.jpg"
+    photo.write_bytes(phone_photo(SAMPLE))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 900})
+            page.goto(server + "/")
+            page.set_input_files("#file", str(photo))
+            card = page.wait_for_selector(".report-card[data-status=ok]", timeout=60_000)
+            assert page.inner_text("[data-marker=HER2] [data-field=her2_status]").startswith("negative")
+            assert "IHC 2+" in page.inner_text("[data-marker=HER2]")
+            ihc = page.locator("[data-evidence=her2_ihc_score]")
+            assert ihc.locator("mark").inner_text() == "2+"
+            assert "misread" in ihc.locator(".ocr-note").inner_text()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            assert "IMG_2041.jpg" in card.inner_text()
+        finally:
+            browser.close()

@@ -87,8 +87,10 @@ def test_type_is_judged_by_content_not_name(client, samples):
 
 
 @pytest.mark.parametrize(("name", "data", "code", "words"), [
-    ("picture.png", PNG, 415, "not a PDF or a text file"),
-    ("picture.pdf", PNG, 415, "not a PDF or a text file"),
+    ("picture.png", PNG, 422, "image"),  # an image is read by OCR; this one is a broken 1-pixel PNG
+    ("picture.pdf", PNG, 422, "image"),
+    ("letter.docx", b"PK\x03\x04\x14\x00\x06\x00" + b"word/document.xml" + b"\x00" * 64, 415, "save it as PDF"),
+    ("archive.bin", b"\x00\x01\x02\x03" * 64, 415, "not a PDF, a text file or an image"),
     ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage", 422, "corrupt PDF"),
     ("empty.pdf", b"", 422, "empty file"),
 ])

@@ -162,11 +162,17 @@ function highlighted(context, text) {
   return line;
 }
 
+// A value read from a picture of the page (a scan or a photo): OCR can misread a digit.
+const OCR_NOTE = "Read from a picture of the page by text recognition, which can misread a character: " +
+  "check this value against your report.";
+
 function evidenceList(record, sentences) {
+  const fromPicture = record.text_source === "ocr" || record.text_source === "mixed";
   const items = Object.values(record.evidence || {}).map((ev) => el("li", { "data-evidence": ev.field },
     el("div", {}, el("strong", {}, `${LABELS[ev.field] || ev.field}: `), String(record[ev.field] ?? ev.text)),
     el("div", { class: "where" }, `page ${ev.page}${ev.section ? `, ${ev.section} section` : ""}`),
-    sentences[ev.field] ? marked(sentences[ev.field]) : highlighted(ev.context || ev.text, ev.text)));
+    sentences[ev.field] ? marked(sentences[ev.field]) : highlighted(ev.context || ev.text, ev.text),
+    ...(fromPicture ? [el("div", { class: "ocr-note" }, OCR_NOTE)] : [])));
   return items.length ? el("ul", { class: "evidence" }, ...items) : el("p", {}, "No result was found in this report.");
 }
 
