@@ -635,6 +635,7 @@ def build_record(
         _drop(values, evidence, stale)
         notes += [f"superseded: {field_words(f)} is given only in the original report, whose "
                   f"{_TEST_WORDS[test]} result an addendum corrects, left empty" for f in stale]
+    notes += _ratio_against_copies(values, evidence)
     _drop_superseded_pending(values, evidence, mentions)
     in_addenda = {_marker(m.field) for m in mentions if m.addendum and m.assertion is Assertion.PRESENT}
     notes += _drop_pending_answered_by_addendum(values, evidence, addenda, in_addenda)
@@ -783,6 +784,22 @@ def _only_from_smaller_tumours(
         if parts and "" not in parts and parts <= sized.keys() and largest not in parts:
             out.append(field)
     return out
+
+
+def _ratio_against_copies(values: dict[str, object], evidence: list[Evidence]) -> list[str]:
+    """A ratio that its own copy numbers contradict ("ratio 4.3" beside 2.9 HER2 and 2.2 CEP17
+    copies a cell: 1.3) holds a misread digit, most often from OCR; which of the three is wrong
+    cannot be told, so none is reported. Labs' ratios of means and means of ratios differ by a
+    little, never by this much."""
+    ratio, her2, cep17 = (values.get(f) for f in ("her2_ish_ratio", "her2_ish_her2_copies", "her2_ish_cep17_copies"))
+    if not all(isinstance(v, (int, float)) and v > 0 for v in (ratio, her2, cep17)):
+        return []
+    computed = her2 / cep17
+    if abs(ratio - computed) <= max(0.3, 0.25 * computed):
+        return []
+    _drop(values, evidence, ["her2_ish_ratio", "her2_ish_her2_copies", "her2_ish_cep17_copies"])
+    return [f"implausible: the HER2/CEP17 ratio {ratio:g} does not match its copy numbers ({her2:g} / {cep17:g} "
+            f"= {computed:.2f}), so one of them was misread; all three left empty"]
 
 
 _TEST_WORDS = {"her2_ihc": "HER2 IHC", "her2_ish": "HER2 ISH", "her2": "HER2", "er": "ER", "pr": "PR",

@@ -125,7 +125,8 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
                          415: {"description": "not a PDF or text file"},
                          422: {"description": "the file could not be read (corrupt, encrypted, empty)"}})
     async def extract(files: list[UploadFile] = File(..., description="PDF or text reports")) -> Any:
-        """Extract every uploaded report. Files are read in memory and kept nowhere.
+        """Extract every uploaded report. Files are held only while they are read (in memory, or
+        past 1 MB in the framework's unnamed temporary file) and kept nowhere.
 
         One bad file among several gives that file an error entry; when every file is bad,
         the answer is an HTTP error with the reason in `detail`.
