@@ -8,9 +8,11 @@ sheet are served from this package, under a Content-Security-Policy that allows 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+import os
 import re
 from importlib import resources
 from typing import Any, Iterable
@@ -31,6 +33,10 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # per file
 MAX_FILES = 20
 READ_CHUNK = 1 << 16
+# Extractions at once (OCR of a scan takes a core for seconds); a request waits this long for a
+# turn, then gets 503 with Retry-After instead of piling up work and memory.
+MAX_AT_ONCE = max(1, os.cpu_count() or 1)
+QUEUE_WAIT = 30.0  # seconds
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -73,7 +79,8 @@ def _static(name: str) -> bytes:
 
 
 def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, max_pages: int = MAX_PAGES,
-               ocr: str = "auto", allowed_hosts: Iterable[str] | None = None) -> FastAPI:
+               ocr: str = "auto", allowed_hosts: Iterable[str] | None = None, max_at_once: int = MAX_AT_ONCE,
+               queue_wait: float = QUEUE_WAIT) -> FastAPI:
     """The web app. With `token`, every request must carry it (header X-Token, or ?token= for the page).
 
     `allowed_hosts`: the names a request's Host header may give (without the port), so that a
@@ -83,6 +90,7 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
     if token is not None and not token.strip():
         raise ValueError("an empty token would protect nothing: give a token, or none")
     hosts = {h.lower().strip("[]") for h in allowed_hosts} if allowed_hosts is not None else None
+    turns = asyncio.Semaphore(max_at_once)  # extractions running at once, across requests
     app = FastAPI(
         title="her2extract", version="1", docs_url=None, redoc_url=None,
         description="Reads HER2, ER, PR and Ki-67 from a pathology report and explains them. Not medical advice.",
@@ -146,8 +154,17 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
                 reports.append(_error_report(name, _too_large(max_bytes)))
                 codes.append(413)
                 continue
-            # extraction (and OCR) is slow and synchronous: keep it off the event loop
-            (record, sentences), code = await run_in_threadpool(_extract_one, data, name, matcher, max_pages, ocr)
+            # extraction (and OCR) is slow and synchronous: keep it off the event loop, a few at a time
+            try:
+                await asyncio.wait_for(turns.acquire(), timeout=queue_wait)
+            except asyncio.TimeoutError:
+                return _with_headers(JSONResponse(
+                    {"detail": "the server is busy reading other reports: try again in a minute"},
+                    status_code=503, headers={"Retry-After": "60"}))
+            try:
+                (record, sentences), code = await run_in_threadpool(_extract_one, data, name, matcher, max_pages, ocr)
+            finally:
+                turns.release()
             del data
             reports.append(_report(name, record, sentences))
             codes.append(code)
