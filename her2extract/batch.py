@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .export import RESULT_COLUMNS
+from .export import RESULT_COLUMNS, plain_cell, safe_cell
 from .ingest import MAX_BYTES, MAX_PAGES
 from .model import CSV_COLUMNS
 
@@ -459,8 +459,6 @@ def _ndjson_lines(path: Path, source_of: Callable[[dict], str | None]) -> list[t
 
 def _csv_line(row: dict[str, str], columns: Iterable[str] = CSV_COLUMNS) -> str:
     """One CSV row, each cell safe to open in a spreadsheet (export.safe_cell)."""
-    from .export import safe_cell
-
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow([safe_cell(row.get(c, "")) for c in columns])
     return buffer.getvalue()
@@ -485,8 +483,6 @@ def _complete_rows(text: str) -> list[dict[str, str]]:
     """The CSV's data rows, without a half-written last line."""
     if not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
-    from .export import plain_cell
-
     rows = list(csv.DictReader(io.StringIO(text)))
     return [{k: plain_cell(v) for k, v in r.items()} for r in rows
             if None not in r and all(v is not None for v in r.values())]
@@ -497,8 +493,6 @@ def write_naaccr_xml(csv_path: Path) -> Path:
     from .naaccr import naaccr_xml
 
     target = Path(csv_path).with_suffix(".xml")
-    from .export import plain_cell
-
     with open(csv_path, newline="", encoding="utf-8") as handle:
         rows = ({k: plain_cell(v or "") for k, v in row.items()} for row in csv.DictReader(handle))
         target.write_text(naaccr_xml(rows), encoding="utf-8")

@@ -263,19 +263,17 @@ class Context:
     parts: list[Part]
     triggers: list[Trigger]
 
-    def section_at(self, offset: int) -> str:
-        kind = ""
+    def section_of(self, offset: int) -> Section | None:
+        """The (innermost, last-starting) section holding `offset`, or None."""
+        found = None
         for s in self.sections:
             if s.start <= offset < s.end:
-                kind = s.kind
-        return kind
+                found = s
+        return found
 
-    def heading_at(self, offset: int) -> str:
-        heading = ""
-        for s in self.sections:
-            if s.start <= offset < s.end:
-                heading = s.heading
-        return heading
+    def section_at(self, offset: int) -> str:
+        found = self.section_of(offset)
+        return found.kind if found else ""
 
     def addendum_at(self, offset: int) -> tuple[int, bool]:
         """Which addendum (1, 2, ...) holds `offset` (0: the original report), and whether
@@ -330,7 +328,8 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
             if f.field in ("her2_ish_ratio", "her2_ish_her2_copies", "er_percent", "pr_percent", "er_allred", "pr_allred"):
                 warnings.append(f"implausible: {field_words(f.field)}: {exc}")
             continue
-        section = ctx.section_at(f.match_start)
+        held = ctx.section_of(f.match_start)
+        section, heading = (held.kind, held.heading) if held else ("", "")
         if section in NON_RESULT_SECTIONS and f.field not in _REPORT_FACTS:  # gross text names the organ
             continue
         near = cues.near(f.match_start, f.match_end)
@@ -342,7 +341,7 @@ def to_mentions(findings: Iterable[Finding], ctx: Context) -> tuple[list[Mention
         # quoted: said by an explicit cue ("prior biopsy showed"), or under a heading that quotes
         # results ("PRIOR CORE BIOPSY RESULTS:", "OUTSIDE REPORT:")
         quoted = assertion is Assertion.HISTORICAL or (
-            section in HISTORY_SECTIONS and _QUOTING_HEADING.search(ctx.heading_at(f.match_start)) is not None)
+            section in HISTORY_SECTIONS and _QUOTING_HEADING.search(heading) is not None)
         if assertion is Assertion.PRESENT and section in HISTORY_SECTIONS:
             assertion = Assertion.HISTORICAL
         in_situ_cue = nearest_trigger(f.match_start, f.match_end, near, IN_SITU_KINDS)

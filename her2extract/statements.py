@@ -176,11 +176,13 @@ class _Option:
         return (self.box_start if self.start < 0 else self.start), self.end
 
 
+# What OCR makes of a printed box glued to the word after it ("[Jamplified", "CJPositive").
+_GLUED_BOX = r"\[J|CJ|LJ|\[I|c3|E3|El"
 # An option word of a form row (a call, a score, an ISH result), where its box may stand before it.
 _ROW_OPTION = re.compile(
     # (the lookahead's first letters let the scan skip most places cheaply; stdlib re runs this
     # alternation twice as fast as regex does)
-    r"(?i)(?=[abcdefilmnpstwy0-9<>\u2264\u2265])(?:(?<![A-Za-z-])|(?<=\[J|CJ|LJ|\[I|c3|E3|El))(?:luminal\s{0,2}[ab]|her-?2[\s-]{0,2}enriched|"
+    r"(?i)(?=[abcdefilmnpstwy0-9<>\u2264\u2265])(?:(?<![A-Za-z-])|(?<=" + _GLUED_BOX + r"))(?:luminal\s{0,2}[ab]|her-?2[\s-]{0,2}enriched|"
     r"triple[\s-]{1,3}negative|basal[\s-]{1,2}like|[bd]?dish|[fcs]ish|low[\s-]{1,3}positive|weakly\s{1,3}positive|positive|negative|equivocal|borderline"
     r"|not\s{1,3}amplified|non-?\s?amplified|amplified|not\s{1,3}performed|not\s{1,3}indicated|not\s{1,3}done|indeterminate"
     r"|(?<![\d.])(?:\d{1,3}\s{0,2}[-\u2013]\s{0,2}\d{1,3}|[<>\u2264\u2265]\s{0,2}\d{1,3})\s{0,2}%"
@@ -258,7 +260,7 @@ _OPTION_START = (r"(?i:low|weak|pos|neg|equiv|border|not\s|non|amp|indet|[0-3]\+
                  r"|present|absent|moderate|strong|luminal|her|triple|basal|[bd]?dish|[fcs]ish|\d{1,3}\s{0,2}[-–]|[<>≤≥])")
 _ANY_BOX = re.compile(
     rf"{_TICKED}|{_EMPTY}|(?<![\w+/.-])(?:[oOaqQDdcCnuUe0©®°•¤|]|c3|E3|El|Cl|CI|ra|q_|0\)|D\)|O\)|\[J|CJ|C\]|LJ|L\]|\[I)"
-    rf"[ \t]{{0,3}}{_OPTION_START}|(?:\[J|CJ|LJ|\[I|c3|E3|El){_OPTION_START}")
+    rf"[ \t]{{0,3}}{_OPTION_START}|(?:{_GLUED_BOX}){_OPTION_START}")
 
 
 def _may_hold_options(line: str) -> bool:
