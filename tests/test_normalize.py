@@ -403,3 +403,18 @@ def test_choose_low_positive_is_a_more_precise_positive_not_a_conflict():
     low = _mention(Status.LOW_POSITIVE, start=50)
     picked, warnings = choose("er_reported", [plain, low])
     assert picked is low and not warnings
+
+
+def test_a_statements_start_found_from_the_right_matches_the_statement_end_pattern():
+    """normalize._statement finds the last statement end before a word with rfind (_ENDS_BACK);
+    it must agree with _STATEMENT_END, the pattern the rest of the module uses."""
+    import random
+
+    from her2extract import normalize
+
+    rng = random.Random(7)
+    for _ in range(5000):
+        text = "".join(rng.choice("ab .;\n\t\rx") for _ in range(rng.randint(1, 500)))
+        start = rng.randint(0, len(text))
+        ends = [m.end() for m in normalize._STATEMENT_END.finditer(text, max(0, start - 300), start)]
+        assert normalize._statement(text, start, start)[0] == (ends[-1] if ends else max(0, start - 300))
