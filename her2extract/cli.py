@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 import textwrap
 from collections import Counter
@@ -280,6 +281,11 @@ def serve(
         help="Require this token (header X-Token, or ?token= in the page address).")] = None,
     max_mb: Annotated[int, typer.Option("--max-mb", min=1, help="Largest upload, per file, in MB.")] = 20,
     max_pages: Annotated[int, typer.Option("--max-pages", min=1, help="Most pages a PDF may have.")] = 200,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=1, help="Seconds one file may take to read; past it, its reading is stopped.")] = 180,
+    readers: Annotated[Optional[int], typer.Option(
+        "--readers", min=1, help="Files read at once, each in its own process (default: CPU cores); "
+                                 "other uploads wait their turn, or get 'busy' after 30 s.")] = None,
 ) -> None:
     """Serve the private upload page on this computer (http://127.0.0.1:8000 by default)."""
     import uvicorn
@@ -297,13 +303,17 @@ def serve(
     # names it may be reached by are not known here: --token protects it then
     local = ("127.0.0.1", "localhost", "::1")
     hosts = None if host in ("0.0.0.0", "::", "") else ({host, *local} if host in local else {host})
+    extra = {"max_at_once": readers} if readers else {}
     application = create_app(token=token, max_bytes=max_mb * 1024 * 1024, max_pages=max_pages,
-                             allowed_hosts=hosts)
+                             allowed_hosts=hosts, timeout=timeout, **extra)
     where = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     typer.echo(f"her2extract page: {where}  (Ctrl+C to stop)", err=True)
     import logging
 
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+    # uvicorn shuts down on SIGTERM, then raises it again for the handler it found: make that an
+    # ordinary exit, so the readers' fork server and its temporary folder are cleaned up too
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     uvicorn.run(application, host=host, port=port, log_level=level if level in ("debug", "info") else "warning",
                 access_log=False, server_header=False)
 

@@ -23,9 +23,16 @@ MAX_PAGES = 200
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
 PDF_SUFFIXES = frozenset({".pdf"})
 # A photo, screenshot or scan of a report, read by OCR (told apart by content, like the rest).
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".heic", ".heif"})
 SUFFIXES = TEXT_SUFFIXES | PDF_SUFFIXES | IMAGE_SUFFIXES
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*")
+# HEIC/HEIF (an iPhone's photos): an ISO media file whose first box names a HEIF brand
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+
+
+def is_image(data: bytes) -> bool:
+    """Whether the bytes are a JPEG, PNG, TIFF or HEIC/HEIF picture (judged by content)."""
+    return data.startswith(_IMAGE_MAGIC) or (data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS)
 IMAGE_MAX_SIDE = 4200  # pixels: a phone photo of a page; bigger ones are scaled down before OCR
 IMAGE_MIN_WIDTH = 1600  # pixels: a small screenshot is scaled up, so its letters are big enough for OCR
 OCR_MODES = frozenset({"auto", "always", "never"})
@@ -102,7 +109,7 @@ def read_bytes(
         if ocr not in OCR_MODES:
             raise ValueError(f"ocr must be one of {sorted(OCR_MODES)}")
         return _read_pdf(data, source, max_pages, ocr, ocr_pages)
-    if data.startswith(_IMAGE_MAGIC):
+    if is_image(data):
         return _read_image(data, source, ocr)
     if data.startswith(b"PK\x03\x04") and b"word/" in data[:65536]:
         raise UnreadableDocument(source, "a Word document: open it and save it as PDF "
@@ -119,6 +126,7 @@ def _read_image(data: bytes, source: str, ocr: str) -> Document:
     boxes read from the pixels)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    _heif_opener()
     if ocr == "never":
         raise UnreadableDocument(source, "an image of a report can only be read by OCR, and OCR is off")
     if not ocr_available():
@@ -144,16 +152,28 @@ def _read_image(data: bytes, source: str, ocr: str) -> Document:
     # the image as a page 612 points (8.5 in) wide: the page model works in points
     points = 612 / image.width
     words = tesseract_words(tsv, points)
+    boxes: tuple = ()
     if not upright(words):
         text = _in_reading_order(words)
     else:
         import numpy as np
 
         words = mark_boxes(words, np.asarray(image), 1 / points)
-        text = lay_out(words, 612, image.height * points).text
+        laid = lay_out(words, 612, image.height * points)
+        text, boxes = laid.text, word_boxes(laid)
     if len(text.strip()) < MIN_PAGE_CHARS:
         raise UnreadableDocument(source, "no text found in the image (is it a photo of a report?)")
-    return Document(source=source, pages=(Page(1, text, TextSource.OCR, True),))
+    return Document(source=source, pages=(Page(1, text, TextSource.OCR, True, boxes),))
+
+
+@functools.lru_cache(maxsize=1)
+def _heif_opener() -> None:
+    """Let Pillow open HEIC/HEIF photos (pillow-heif), once per process."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:  # without it a HEIC photo is a "corrupt image" with the reason
+        return
+    register_heif_opener()
 
 
 def decode_text(data: bytes, source: str = "") -> str:
@@ -230,15 +250,15 @@ def _read_pdf(
                     text = _laid_out(page, text)
                 quality = text_quality(text)
                 usable = len(text.strip()) >= MIN_PAGE_CHARS and quality >= MIN_QUALITY
-                scanned = None
+                scanned, scanned_boxes = None, ()
                 forced = ocr == "always" or index + 1 in ocr_pages
                 if forced or (ocr == "auto" and not usable):
-                    scanned = ocr_page(page)
+                    scanned, scanned_boxes = ocr_page(page)
             finally:
                 page.close()
             if scanned is not None and (forced and len(scanned.strip()) >= MIN_PAGE_CHARS
                                         or not usable and text_quality(scanned) > quality):
-                pages.append(Page(index + 1, scanned, TextSource.OCR, scan))
+                pages.append(Page(index + 1, scanned, TextSource.OCR, scan, scanned_boxes))
             elif usable or (len(text.strip()) >= MIN_PAGE_CHARS):
                 pages.append(Page(index + 1, text, TextSource.PDF, scan))
             else:
@@ -282,14 +302,15 @@ def ocr_available() -> bool:
     return shutil.which("tesseract") is not None
 
 
-def ocr_page(page) -> str | None:
-    """Render one PDF page at 300 dpi and read it with Tesseract; None when OCR cannot run.
+def ocr_page(page) -> tuple[str | None, tuple]:
+    """Render one PDF page at 300 dpi and read it with Tesseract: (text, word boxes as
+    Page.boxes); (None, ()) when OCR cannot run.
 
     The text is the page model's (layout.lay_out) of Tesseract's word boxes, with drawn
     checkboxes written as "[x]" / "[ ]" from the pixels inside them.
     """
     if not ocr_available():
-        return None
+        return None, ()
     bitmap = page.render(scale=OCR_DPI / 72, grayscale=True)
     try:
         image = bitmap.to_pil()
@@ -299,14 +320,45 @@ def ocr_page(page) -> str | None:
         bitmap.close()
     tsv = _tesseract(buffer.getvalue(), "tsv")
     if tsv is None:
-        return None
+        return None, ()
     words = tesseract_words(tsv, 72 / OCR_DPI)
     if not upright(words):  # a page scanned sideways: Tesseract turned it, its boxes did not
-        return _in_reading_order(words)
+        return _in_reading_order(words), ()
     import numpy as np
 
     words = mark_boxes(words, np.asarray(image.convert("L")), OCR_DPI / 72)
-    return lay_out(words, page.get_width(), page.get_height()).text
+    laid = lay_out(words, page.get_width(), page.get_height())
+    return laid.text, word_boxes(laid)
+
+
+def word_boxes(laid: PageLayout) -> tuple[tuple[int, int, float, float, float, float], ...]:
+    """Page.boxes of a laid-out page: each word's place in the text and on the page."""
+    return tuple((p.start, p.end, round(p.word.x0, 1), round(p.word.top, 1), round(p.word.x1, 1),
+                  round(p.word.bottom, 1)) for p in laid.placed)
+
+
+def page_picture(data: bytes, number: int, dpi: float = 150):
+    """Page `number` (from 1) of a PDF or an image file as a greyscale PIL image at `dpi` (72 dpi
+    = one pixel a point; an image file is a page 612 points wide), turned as it was read."""
+    from PIL import Image, ImageOps
+
+    if is_image(data):
+        _heif_opener()
+        with Image.open(io.BytesIO(data)) as opened:
+            image = ImageOps.exif_transpose(opened).convert("L")
+        width = round(612 * dpi / 72)
+        return image.resize((width, max(1, round(image.height * width / image.width))))
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(data)
+    try:
+        bitmap = pdf[number - 1].render(scale=dpi / 72, grayscale=True)
+        try:
+            return bitmap.to_pil().convert("L")
+        finally:
+            bitmap.close()
+    finally:
+        pdf.close()
 
 
 def upright(words: list[Word]) -> bool:
@@ -328,7 +380,7 @@ def _tesseract(png: bytes, *config: str) -> str | None:
     try:
         done = subprocess.run(
             ["tesseract", "stdin", "stdout", "--psm", "1", "-l", "eng", *config], input=png,
-            capture_output=True, timeout=OCR_TIMEOUT, env=env, check=False,
+            capture_output=True, timeout=OCR_TIMEOUT, env=env, check=False, preexec_fn=_dies_with_reader(),
         )
     except (OSError, subprocess.TimeoutExpired):
         log.warning("OCR failed on one page")
@@ -337,6 +389,29 @@ def _tesseract(png: bytes, *config: str) -> str | None:
         log.warning("OCR failed on one page (tesseract exit %d)", done.returncode)
         return None
     return done.stdout.decode("utf-8", errors="replace")
+
+
+def _dies_with_reader():
+    """On Linux, in a process with one thread (a batch or web reader process): a function that
+    makes Tesseract get SIGKILL when the process that started it ends, so that a reader stopped
+    for taking too long leaves no OCR running. None elsewhere (a preexec function is not safe
+    where other threads run)."""
+    import sys
+    import threading
+
+    if not sys.platform.startswith("linux") or threading.active_count() != 1:
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def die_with_parent() -> None:
+        prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+
+    return die_with_parent
 
 
 def tesseract_words(tsv: str, scale: float) -> list[Word]:

@@ -150,12 +150,16 @@ class Page:
 
     `scan`: the page is a picture (an image covers it), so a text layer on it is some OCR
     engine's reading, whose word boxes cannot be trusted to pair labels with values.
+    `boxes`: for a page read by OCR here, each word's (start, end) in `text` and its box
+    (x0, top, x1, bottom) in points from the page's top left, so a value can be shown as the
+    picture it was read from.
     """
 
     number: int
     text: str
     source: TextSource
     scan: bool = False
+    boxes: tuple[tuple[int, int, float, float, float, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

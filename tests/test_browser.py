@@ -67,6 +67,7 @@ def test_upload_a_pdf_and_see_the_card_with_highlighted_evidence(server, samples
             assert "page 1" in ihc.inner_text()
             assert ihc.locator("mark").inner_text() == "2+"
             assert "HER2 immunohistochemistry (4B5) 2+ (equivocal)" in ihc.inner_text()  # the whole sentence
+            assert page.locator(".evidence .ocr-note, .evidence img").count() == 0  # typed text: no OCR caution
             assert "not medical advice" in page.inner_text(".report-card .disclaimer")
             assert page.is_visible("#download-csv") and page.is_visible("#download-json")
             with page.expect_download() as download:
@@ -235,6 +236,12 @@ def test_a_phone_photo_gives_the_values_with_the_ocr_caution(server, tmp_path):
             ihc = page.locator("[data-evidence=her2_ihc_score]")
             assert ihc.locator("mark").inner_text() == "2+"
             assert "misread" in ihc.locator(".ocr-note").inner_text()
+            # beside it, the strip of the photo the value was read from, drawn and within the screen
+            picture = ihc.locator("img.picture")
+            assert picture.evaluate("img => img.complete && img.naturalWidth > 100 && img.naturalHeight > 10")
+            assert picture.bounding_box()["width"] <= 390
+            if os.environ.get("HER2EXTRACT_SCREENSHOTS"):
+                ihc.screenshot(path=os.path.join(os.environ["HER2EXTRACT_SCREENSHOTS"], "photo-value.png"))
             assert page.evaluate("document.documentElement.scrollWidth") <= 390
             assert "IMG_2041.jpg" in card.inner_text()
         finally:

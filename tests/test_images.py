@@ -63,6 +63,26 @@ def test_a_phone_photo_of_a_report_reads_like_the_pdf(tmp_path, exif_turn):
 
 
 @needs_ocr
+def test_an_iphone_heic_photo_reads_like_the_jpeg(tmp_path):
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    with Image.open(io.BytesIO(phone_photo(SAMPLE))) as jpeg:
+        buffer = io.BytesIO()
+        jpeg.save(buffer, format="HEIF", quality=90)
+    assert buffer.getvalue()[4:12] == b"ftypheic"
+    photo = tmp_path / "IMG_2041.HEIC"
+    photo.write_bytes(buffer.getvalue())
+    row = to_row(extract_file(photo))
+    assert {k: row[k] for k in EXPECTED if k != "her2_ish_ratio"} == {k: v for k, v in EXPECTED.items()
+                                                                        if k != "her2_ish_ratio"}
+    assert row["her2_ish_ratio"] in ("1.3", "")  # never a misread digit
+    misnamed = tmp_path / "photo.jpg"  # judged by content, not name
+    misnamed.write_bytes(buffer.getvalue())
+    assert to_row(extract_file(misnamed))["her2_status"] == "negative"
+
+
+@needs_ocr
 def test_a_small_screenshot_is_scaled_up_for_ocr(tmp_path):
     import pypdfium2 as pdfium
 

@@ -165,14 +165,24 @@ function highlighted(context, text) {
 // A value read from a picture of the page (a scan or a photo): OCR can misread a digit.
 const OCR_NOTE = "Read from a picture of the page by text recognition, which can misread a character: " +
   "check this value against your report.";
+const OCR_NOTE_PICTURE = "Read from the picture above by text recognition, which can misread a character: " +
+  "check each digit against it, or against your report.";
 
 function evidenceList(record, sentences) {
-  const fromPicture = record.text_source === "ocr" || record.text_source === "mixed";
-  const items = Object.values(record.evidence || {}).map((ev) => el("li", { "data-evidence": ev.field },
-    el("div", {}, el("strong", {}, `${LABELS[ev.field] || ev.field}: `), String(record[ev.field] ?? ev.text)),
-    el("div", { class: "where" }, `page ${ev.page}${ev.section ? `, ${ev.section} section` : ""}`),
-    sentences[ev.field] ? marked(sentences[ev.field]) : highlighted(ev.context || ev.text, ev.text),
-    ...(fromPicture ? [el("div", { class: "ocr-note" }, OCR_NOTE)] : [])));
+  const anyPicture = record.text_source === "ocr" || record.text_source === "mixed";
+  const items = Object.values(record.evidence || {}).map((ev) => {
+    const sentence = sentences[ev.field];
+    const fromPicture = sentence ? Boolean(sentence.ocr) : anyPicture;
+    const picture = sentence && typeof sentence.picture === "string" &&
+      sentence.picture.startsWith("data:image/png;base64,") ? sentence.picture : "";
+    return el("li", { "data-evidence": ev.field },
+      el("div", {}, el("strong", {}, `${LABELS[ev.field] || ev.field}: `), String(record[ev.field] ?? ev.text)),
+      el("div", { class: "where" }, `page ${ev.page}${ev.section ? `, ${ev.section} section` : ""}`),
+      sentence ? marked(sentence) : highlighted(ev.context || ev.text, ev.text),
+      picture ? el("img", { class: "picture", src: picture,
+                            alt: `The part of page ${ev.page} this value was read from, as pictured` }) : null,
+      fromPicture ? el("div", { class: "ocr-note" }, picture ? OCR_NOTE_PICTURE : OCR_NOTE) : null);
+  });
   return items.length ? el("ul", { class: "evidence" }, ...items) : el("p", {}, "No result was found in this report.");
 }
 
