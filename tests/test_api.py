@@ -139,12 +139,12 @@ def test_extract_text_evidence_indexes_the_text():
 
 # --- import order ------------------------------------------------------------------------------
 
-ORDER = ["errors", "model", "literals", "gaps", "layout", "ingest", "text", "rules", "statements", "match", "normalize", "interpret", "readings",
+ORDER = ["errors", "model", "literals", "gaps", "layout", "ingest", "text", "rules", "recognize", "link", "statements", "match", "normalize", "interpret", "readings",
          "pipeline", "export", "naaccr", "fhir", "batch", "uploads", "crops", "webreader", "web", "cli"]
 SIBLINGS = {"ingest", "text", "rules"}  # one stage; none may import another
 LATER: dict[str, str] = {}  # DESIGN.md stages not written yet rank with the CLI
 ENTRY = {"__init__", "__main__"}
-THIRD_PARTY_HOMES = {"spacy": {"match"}, "pypdfium2": {"ingest"}, "pdfplumber": {"ingest"}, "pandas": {"export"},
+THIRD_PARTY_HOMES = {"spacy": {"match", "recognize"}, "pypdfium2": {"ingest"}, "pdfplumber": {"ingest"}, "pandas": {"export"},
                      "fastapi": {"web"}, "uvicorn": {"cli"}, "pebble": {"batch", "web"}, "python_multipart": {"uploads"}, "ahocorasick": {"literals"}, "distributed": {"batch"}, "fhir": {"fhir"}}
 
 

@@ -1,0 +1,245 @@
+"""Statements, and the values each statement gives each hormone receptor (ER, PR).
+
+A statement is a line of the cleaned text, or a sentence of a prose line; a prose sentence that
+runs over a line break (the next line goes on in lower case) is one statement. Inside one, the
+recognized terms (recognize.py) are linked to markers by a few named strategies, each with its
+table of cases (patterns/reader/links.toml):
+
+- `respectively`: markers listed, values listed, "respectively": paired in order;
+- `values-for-marker`: "negative for ER, PR and HER2": the call goes to every marker named;
+- `value-before-marker`: "90% ER positive": a percent right before a marker's name is its;
+- `marker-then-values`: a marker (or a coordinated list, "ER and PR") takes the values after it,
+  up to the next marker or a word that ends its reach ("control", "if"); a call distributes
+  over a list, a number does not (which marker would it be?).
+
+When a marker is given two different values for one field in one statement, or a number by a
+list of markers, no value is linked: `link-ambiguous`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .recognize import Recognizer, Term, default_recognizer
+
+RECEPTORS = {"er": ("er",), "pr": ("pr",), "hr": ("er", "pr")}
+_JOINER = re.compile(r"\s*(?:,|and|&|/|or|\+)?\s*", re.IGNORECASE)
+_FOR = re.compile(r"\s*(?:for|in)\s+(?:the\s+|both\s+)?", re.IGNORECASE)
+_VERB_GAP = re.compile(r"\s*(?:the\s+)?", re.IGNORECASE)  # "does not express (the) oestrogen receptor"
+_UNIT_GAP = re.compile(r"[\s:=()]*(?:score|total|of)?[\s:=()]*", re.IGNORECASE)  # "Allred score: 7", "ER (%): 90"
+_BAND = re.compile(r"\s*\(\s*$")  # "Low Positive (1-9%)": the call's band, not the value
+_SENTENCE_END = re.compile(r"(?<=[A-Za-z)%\]])\.\s+(?=[A-Z])")
+_VALUE_KINDS = {"predicate", "percent", "intensity", "allred", "unit", "number"}
+REACH = 80  # characters from a marker (or its last value) within which its next value may follow
+_ABSENCE_AFTER = re.compile(r"[^.;:]{0,40}?\b(?:found|detected|identified|seen|present|demonstrated)\b", re.IGNORECASE)
+_RESPECTIVELY = re.compile(r"\brespectively\b", re.IGNORECASE)
+_FIELD = {"predicate": "reported", "percent": "percent", "intensity": "intensity", "allred": "allred"}
+MIN_SENTENCE_WORDS = 4  # a piece of a line shorter than this is a label's or value's, not a sentence
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A value linked to a marker: field ("er_percent"), the value, where it is, how it was linked."""
+
+    field: str
+    value: str
+    start: int
+    end: int
+    statement: tuple[int, int]
+    strategy: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ambiguity:
+    marker: str
+    field: str
+    statement: tuple[int, int]
+
+
+def statements(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each statement of `text`: lines, split into sentences where a line holds
+    prose, and prose lines joined where a sentence runs on in lower case."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        start, end = pos, pos + len(line)
+        pos = end + 1
+        if not line.strip():
+            spans.append((start, start))  # a blank line: ends any run-on
+            continue
+        if spans and spans[-1][1] > spans[-1][0] and line.lstrip()[:1].islower() \
+                and not text[spans[-1][0]:spans[-1][1]].rstrip().endswith((".", ":", ";")):
+            spans[-1] = (spans[-1][0], end)  # a sentence going on over the line break
+            continue
+        spans.append((start, end))
+    return [span for span in spans if span[1] > span[0]]
+
+
+def sentences(text: str, span: tuple[int, int], terms: list[Term]) -> list[tuple[int, int]]:
+    """The sentences of one line's statement. A full stop is not a sentence's end where a
+    marker's name stops right before it or a value starts right after it ("Estrogen Receptor.
+    Low Positive (1-9%). 5 %.", "ER: Positive. Allred Score: 8": a label and its values with
+    full stops between), nor where either side has fewer than MIN_SENTENCE_WORDS words."""
+    start, end = span
+    ends = {t.end for t in terms if t.kind == "marker"}
+    starts = {t.start for t in terms if t.kind in _VALUE_KINDS}
+    bounds = [start]
+    for m in _SENTENCE_END.finditer(text, start, end):
+        if m.start() in ends or m.end() in starts:
+            continue
+        bounds.append(m.end())
+    bounds.append(end)
+    pieces = list(zip(bounds, bounds[1:]))
+    out: list[tuple[int, int]] = []
+    cut = start
+    for (a, b), (c, d) in zip(pieces, pieces[1:]):
+        if len(text[a:b].split()) >= MIN_SENTENCE_WORDS and len(text[c:d].split()) >= MIN_SENTENCE_WORDS:
+            out.append((cut, b))
+            cut = c
+    out.append((cut, end))
+    return out
+
+
+class Linker:
+    def __init__(self, recognizer: Recognizer | None = None) -> None:
+        self.recognizer = recognizer or default_recognizer()
+
+    def facts(self, text: str) -> tuple[list[Fact], list[Ambiguity]]:
+        facts: list[Fact] = []
+        doubts: list[Ambiguity] = []
+        for line in statements(text):
+            piece = text[line[0]:line[1]]
+            terms = [Term(t.kind, t.value, t.start + line[0], t.end + line[0]) for t in self.recognizer.terms(piece)]
+            if not any(t.kind == "marker" and t.value in RECEPTORS for t in terms):
+                continue
+            for span in sentences(text, line, terms):
+                inside = [t for t in terms if span[0] <= t.start < span[1]]
+                if any(t.kind == "marker" and t.value in RECEPTORS for t in inside):
+                    found, unclear = link_statement(text, span, inside)
+                    facts += found
+                    doubts += unclear
+        return facts, doubts
+
+
+def _groups(text: str, terms: list[Term]) -> list[tuple[int, int, tuple[str, ...]]]:
+    """Marker names joined into lists ("ER, PR and HER2"): (first index, last index, markers)."""
+    groups: list[tuple[int, int, tuple[str, ...]]] = []
+    i = 0
+    while i < len(terms):
+        if terms[i].kind != "marker":
+            i += 1
+            continue
+        j = i
+        names = [terms[i].value]
+        while j + 1 < len(terms) and terms[j + 1].kind == "marker" and \
+                _JOINER.fullmatch(text, terms[j].end, terms[j + 1].start):
+            j += 1
+            names.append(terms[j].value)
+        groups.append((i, j, tuple(names)))
+        i = j + 1
+    return groups
+
+
+def _receptors(names) -> tuple[str, ...]:
+    """The receptors a list of marker names names, in order ("hr" is both)."""
+    out: list[str] = []
+    for name in names:
+        out += [r for r in RECEPTORS.get(name, ()) if r not in out]
+    return tuple(out)
+
+
+def link_statement(text: str, span: tuple[int, int], terms: list[Term]) -> tuple[list[Fact], list[Ambiguity]]:
+    """The facts one statement gives ER and PR (see the module's strategies)."""
+    groups = _groups(text, terms)
+    given: dict[tuple[str, str], list[tuple[Term, str]]] = {}
+    used: set[int] = set()
+
+    def give(marker: str, kind: str, term: Term, strategy: str, value: str | None = None) -> None:
+        for receptor in RECEPTORS.get(marker, ()):
+            given.setdefault((receptor, _FIELD[kind]), []).append(
+                (Term(kind, value or term.value, term.start, term.end), strategy))
+
+    # respectively: one list of markers, then as many values of a kind, paired in order
+    if _RESPECTIVELY.search(text, span[0], span[1]) and groups:
+        first, last, names = max(groups, key=lambda g: len(_receptors(g[2])))
+        names = _receptors(names)
+        if len(names) >= 2:
+            for kind in ("percent", "predicate", "intensity", "allred"):
+                values = [k for k in range(last + 1, len(terms)) if terms[k].kind == kind]
+                if len(values) == len(names):
+                    for name, k in zip(names, values):
+                        give(name, kind, terms[k], "respectively")
+                        used.add(k)
+    # values-for-marker: "negative for ER, PR and HER2"
+    for first, last, names in groups:
+        before = first - 1
+        if before >= 0 and terms[before].kind == "predicate" and before not in used and (
+                _FOR.fullmatch(text, terms[before].end, terms[first].start) or
+                "express" in text[terms[before].start:terms[before].end].lower()
+                and _VERB_GAP.fullmatch(text, terms[before].end, terms[first].start)):
+            for name in names:
+                give(name, "predicate", terms[before], "values-for-marker")
+            used.add(before)
+    # values-for-marker, by absence: "No estrogen receptors found in the tumour cell nuclei"
+    for first, last, names in groups:
+        before = first - 1
+        if before >= 0 and terms[before].kind == "absence" and not text[terms[before].end:terms[first].start].strip() \
+                and (verb := _ABSENCE_AFTER.match(text, terms[last].end, span[1])):
+            for name in names:
+                give(name, "predicate", terms[before], "values-for-marker", "negative")
+            # the verb ("detected", "present") says the absence, not a call of its own
+            used.update(k for k in range(last + 1, len(terms)) if terms[k].start < verb.end())
+    # value-before-marker: "90% ER positive"
+    for first, last, names in groups:
+        before = first - 1
+        if len(_receptors(names)) == 1 and before >= 0 and terms[before].kind == "percent" and before not in used and \
+                not text[terms[before].end:terms[first].start].strip():
+            give(names[0], "percent", terms[before], "value-before-marker")
+            used.add(before)
+    # marker-then-values
+    for g, (first, last, names) in enumerate(groups):
+        stop = groups[g + 1][0] if g + 1 < len(groups) else len(terms)
+        receptors = _receptors(names)
+        reach = terms[last].end
+        for k in range(last + 1, stop):
+            term = terms[k]
+            if term.kind == "break" or term.start - reach > REACH:
+                break
+            if term.kind == "unit" or k in used:  # a label, or a value another strategy took: the chain goes on
+                reach = term.end
+                continue
+            kind, value = term.kind, None
+            if kind == "number":  # a bare number: its unit is in the label right before it
+                unit = terms[k - 1]
+                if unit.kind != "unit" or not _UNIT_GAP.fullmatch(text, unit.end, term.start):
+                    continue
+                if unit.value == "percent" and float(term.value) <= 100:
+                    kind = "percent"
+                elif unit.value == "allred" and term.value in {"0", "2", "3", "4", "5", "6", "7", "8"}:
+                    kind = "allred"
+                else:
+                    continue
+            if kind == "percent" and "-" in term.value and terms[k - 1].kind == "predicate" and \
+                    _BAND.fullmatch(text, terms[k - 1].end, term.start):
+                continue  # "Low Positive (1-9%)": the band the call stands for
+            if kind not in _FIELD:
+                continue
+            reach = term.end  # a value of this marker: the next may follow within REACH of it
+            if kind != "predicate" and len(receptors) > 1:
+                for name in names:
+                    for receptor in RECEPTORS.get(name, ()):
+                        given.setdefault((receptor, _FIELD[kind]), []).append((term, "ambiguous"))
+                continue
+            for name in names:
+                give(name, kind, term, "marker-then-values", value)
+    facts: list[Fact] = []
+    doubts: list[Ambiguity] = []
+    for (receptor, field), options in given.items():
+        values = {t.value for t, _ in options}
+        if len(values) != 1 or any(strategy == "ambiguous" for _, strategy in options):
+            doubts.append(Ambiguity(receptor, f"{receptor}_{field}", span))
+            continue
+        term, strategy = options[0]
+        facts.append(Fact(f"{receptor}_{field}", term.value, term.start, term.end, span, strategy))
+    return facts, doubts
