@@ -18,6 +18,7 @@ list of markers, no value is linked: `link-ambiguous`.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -29,10 +30,17 @@ _FOR = re.compile(r"\s*(?:for|in)\s+(?:the\s+|both\s+)?", re.IGNORECASE)
 _VERB_GAP = re.compile(r"\s*(?:the\s+)?", re.IGNORECASE)  # "does not express (the) oestrogen receptor"
 _UNIT_GAP = re.compile(r"[\s:=()]*(?:score|total|of)?[\s:=()]*", re.IGNORECASE)  # "Allred score: 7", "ER (%): 90"
 _BAND = re.compile(r"\s*\(\s*$")  # "Low Positive (1-9%)": the call's band, not the value
-_SENTENCE_END = re.compile(r"(?<=[A-Za-z)%\]])\.\s+(?=[A-Z])")
+_SENTENCE_END = re.compile(r"(?<=[A-Za-z0-9)%\]])\.\s+(?=[A-Z])")
 _VALUE_KINDS = {"predicate", "percent", "intensity", "allred", "unit", "number"}
 REACH = 80  # characters from a marker (or its last value) within which its next value may follow
-_ABSENCE_AFTER = re.compile(r"[^.;:]{0,40}?\b(?:found|detected|identified|seen|present|demonstrated)\b", re.IGNORECASE)
+_ABSENCE_AFTER = re.compile(r"[^;:]{0,40}?\b(?:found|detected|identified|seen|present|demonstrated)\b", re.IGNORECASE)
+# after a heading's marker: nothing but a colon, brackets or a dash ("ER (%):", "Estrogen receptor -")
+_HEADING_END = re.compile(r"[\s:()%/.-]*")
+# a statement that starts with a sub-label goes on with the heading before it
+_SUB_LABEL = re.compile(r"\s*(?:[-*•]\s*)?(?:\w+\s*:\s*)?(?:results?|interpretation|score|status|finding|findings)\s*:",
+                        re.IGNORECASE)
+# "1% is Positive. < 1% is Negative": a reference range, not a result
+_DEFINES = re.compile(r"\s*(?:is|are|=|:)\s*", re.IGNORECASE)
 _RESPECTIVELY = re.compile(r"\brespectively\b", re.IGNORECASE)
 _FIELD = {"predicate": "reported", "percent": "percent", "intensity": "intensity", "allred": "allred"}
 MIN_SENTENCE_WORDS = 4  # a piece of a line shorter than this is a label's or value's, not a sentence
@@ -48,6 +56,12 @@ class Fact:
     end: int
     statement: tuple[int, int]
     strategy: str
+    marker: tuple[int, int] = (0, 0)  # the marker's name (or list of names) the value is linked to
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """From the marker's name to the value, whichever comes first: what the statement says of it."""
+        return min(self.start, self.marker[0]), max(self.end, self.marker[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,18 +122,45 @@ class Linker:
     def facts(self, text: str) -> tuple[list[Fact], list[Ambiguity]]:
         facts: list[Fact] = []
         doubts: list[Ambiguity] = []
+        heading: Term | None = None  # a marker whose values come in the statements after it
+        previous_end = 0
         for line in statements(text):
+            if "\n\n" in text[previous_end:line[0] + 1]:
+                heading = None  # a blank line ends a block
+            previous_end = line[1]
             piece = text[line[0]:line[1]]
             terms = [Term(t.kind, t.value, t.start + line[0], t.end + line[0]) for t in self.recognizer.terms(piece)]
-            if not any(t.kind == "marker" and t.value in RECEPTORS for t in terms):
+            if heading is None and not any(t.kind == "marker" and t.value in RECEPTORS for t in terms):
                 continue
             for span in sentences(text, line, terms):
                 inside = [t for t in terms if span[0] <= t.start < span[1]]
-                if any(t.kind == "marker" and t.value in RECEPTORS for t in inside):
-                    found, unclear = link_statement(text, span, inside)
+                if any(t.kind == "marker" for t in inside):
+                    heading = None
+                    if any(t.kind == "marker" and t.value in RECEPTORS for t in inside):
+                        found, unclear = link_statement(text, span, inside)
+                        facts += found
+                        doubts += unclear
+                        heading = _awaiting(text, span, inside, found)
+                elif heading is not None and (_HEADING_END.fullmatch(text, heading.end, span[0]) or
+                                              _SUB_LABEL.match(text, span[0])):
+                    found, unclear = link_statement(text, span, [heading] + inside, heading)
                     facts += found
                     doubts += unclear
+                    if found or not _SUB_LABEL.match(text, span[0]):
+                        heading = None
+                else:
+                    heading = None
         return facts, doubts
+
+
+def _awaiting(text: str, span: tuple[int, int], terms: list[Term], found: list[Fact]) -> Term | None:
+    """The statement's last receptor name, when nothing was linked to it: a heading whose values
+    follow ("Progesterone Receptor:" then "Result: positive (>1%)")."""
+    names = [t for t in terms if t.kind == "marker" and t.value in RECEPTORS]
+    last = names[-1]
+    if any(f.marker[1] >= last.end for f in found) or any(t.kind in _FIELD for t in terms if t.start > last.end):
+        return None
+    return last
 
 
 def _groups(text: str, terms: list[Term]) -> list[tuple[int, int, tuple[str, ...]]]:
@@ -149,16 +190,27 @@ def _receptors(names) -> tuple[str, ...]:
     return tuple(out)
 
 
-def link_statement(text: str, span: tuple[int, int], terms: list[Term]) -> tuple[list[Fact], list[Ambiguity]]:
-    """The facts one statement gives ER and PR (see the module's strategies)."""
+def link_statement(text: str, span: tuple[int, int], terms: list[Term],
+                   heading: Term | None = None) -> tuple[list[Fact], list[Ambiguity]]:
+    """The facts one statement gives ER and PR (see the module's strategies). `heading`: the
+    marker of a block heading before the statement, as its first term (strategy block-heading)."""
     groups = _groups(text, terms)
-    given: dict[tuple[str, str], list[tuple[Term, str]]] = {}
-    used: set[int] = set()
+    given: dict[tuple[str, str], list[tuple[Term, str, Term]]] = {}
+    # a reference range ("= 1% is Positive. < 1% is Negative"): neither its number nor its call
+    used: set[int] = {j for k in range(len(terms) - 1) if terms[k].kind == "percent"
+                      and terms[k + 1].kind == "predicate" and _DEFINES.fullmatch(text, terms[k].end, terms[k + 1].start)
+                      for j in (k, k + 1)}
+    # a definition ("ER/PR positive is defined as an Allred score of >2"): nothing of its sentence
+    for cue in (t for t in terms if t.kind == "legend"):
+        ends = [m for m in _SENTENCE_END.finditer(text, span[0], span[1])]
+        low = max([m.end() for m in ends if m.end() <= cue.start], default=span[0])
+        high = min([m.start() for m in ends if m.start() >= cue.end], default=span[1])
+        used.update(k for k, t in enumerate(terms) if low <= t.start < high and t.kind != "marker")
 
-    def give(marker: str, kind: str, term: Term, strategy: str, value: str | None = None) -> None:
+    def give(marker: str, kind: str, term: Term, strategy: str, anchor: Term, value: str | None = None) -> None:
         for receptor in RECEPTORS.get(marker, ()):
             given.setdefault((receptor, _FIELD[kind]), []).append(
-                (Term(kind, value or term.value, term.start, term.end), strategy))
+                (Term(kind, value or term.value, term.start, term.end), strategy, anchor))
 
     # respectively: one list of markers, then as many values of a kind, paired in order
     if _RESPECTIVELY.search(text, span[0], span[1]) and groups:
@@ -169,7 +221,7 @@ def link_statement(text: str, span: tuple[int, int], terms: list[Term]) -> tuple
                 values = [k for k in range(last + 1, len(terms)) if terms[k].kind == kind]
                 if len(values) == len(names):
                     for name, k in zip(names, values):
-                        give(name, kind, terms[k], "respectively")
+                        give(name, kind, terms[k], "respectively", terms[first])
                         used.add(k)
     # values-for-marker: "negative for ER, PR and HER2"
     for first, last, names in groups:
@@ -179,7 +231,7 @@ def link_statement(text: str, span: tuple[int, int], terms: list[Term]) -> tuple
                 "express" in text[terms[before].start:terms[before].end].lower()
                 and _VERB_GAP.fullmatch(text, terms[before].end, terms[first].start)):
             for name in names:
-                give(name, "predicate", terms[before], "values-for-marker")
+                give(name, "predicate", terms[before], "values-for-marker", terms[first])
             used.add(before)
     # values-for-marker, by absence: "No estrogen receptors found in the tumour cell nuclei"
     for first, last, names in groups:
@@ -187,7 +239,7 @@ def link_statement(text: str, span: tuple[int, int], terms: list[Term]) -> tuple
         if before >= 0 and terms[before].kind == "absence" and not text[terms[before].end:terms[first].start].strip() \
                 and (verb := _ABSENCE_AFTER.match(text, terms[last].end, span[1])):
             for name in names:
-                give(name, "predicate", terms[before], "values-for-marker", "negative")
+                give(name, "predicate", terms[before], "values-for-marker", terms[first], "negative")
             # the verb ("detected", "present") says the absence, not a call of its own
             used.update(k for k in range(last + 1, len(terms)) if terms[k].start < verb.end())
     # value-before-marker: "90% ER positive"
@@ -195,7 +247,7 @@ def link_statement(text: str, span: tuple[int, int], terms: list[Term]) -> tuple
         before = first - 1
         if len(_receptors(names)) == 1 and before >= 0 and terms[before].kind == "percent" and before not in used and \
                 not text[terms[before].end:terms[first].start].strip():
-            give(names[0], "percent", terms[before], "value-before-marker")
+            give(names[0], "percent", terms[before], "value-before-marker", terms[first])
             used.add(before)
     # marker-then-values
     for g, (first, last, names) in enumerate(groups):
@@ -221,25 +273,34 @@ def link_statement(text: str, span: tuple[int, int], terms: list[Term]) -> tuple
                 else:
                     continue
             if kind == "percent" and "-" in term.value and terms[k - 1].kind == "predicate" and \
-                    _BAND.fullmatch(text, terms[k - 1].end, term.start):
-                continue  # "Low Positive (1-9%)": the band the call stands for
+                    _BAND.fullmatch(text, terms[k - 1].end, term.start) and \
+                    any(terms[j].kind == "percent" for j in range(k + 1, stop)):
+                continue  # "Low Positive (1-9%). 5 %": the band the call stands for, then the value
             if kind not in _FIELD:
                 continue
             reach = term.end  # a value of this marker: the next may follow within REACH of it
             if kind != "predicate" and len(receptors) > 1:
                 for name in names:
                     for receptor in RECEPTORS.get(name, ()):
-                        given.setdefault((receptor, _FIELD[kind]), []).append((term, "ambiguous"))
+                        given.setdefault((receptor, _FIELD[kind]), []).append((term, "ambiguous", terms[last]))
                 continue
             for name in names:
-                give(name, kind, term, "marker-then-values", value)
+                give(name, kind, term, "marker-then-values", terms[last], value)
     facts: list[Fact] = []
     doubts: list[Ambiguity] = []
     for (receptor, field), options in given.items():
-        values = {t.value for t, _ in options}
-        if len(values) != 1 or any(strategy == "ambiguous" for _, strategy in options):
+        values = {t.value for t, _, _ in options}
+        if len(values) != 1 or any(strategy == "ambiguous" for _, strategy, _ in options):
             doubts.append(Ambiguity(receptor, f"{receptor}_{field}", span))
             continue
-        term, strategy = options[0]
-        facts.append(Fact(f"{receptor}_{field}", term.value, term.start, term.end, span, strategy))
+        term, strategy, anchor = options[0]
+        if heading is not None and anchor.start == heading.start:
+            strategy = "block-heading"
+        facts.append(Fact(f"{receptor}_{field}", term.value, term.start, term.end, span, strategy,
+                          (anchor.start, anchor.end)))
     return facts, doubts
+
+
+@functools.lru_cache(maxsize=1)
+def default_linker() -> Linker:
+    return Linker()

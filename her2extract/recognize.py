@@ -31,7 +31,8 @@ class Term:
     (value: "90", "<1", "1-10"), "allred" (value: "7"), "unit" (a label that makes a bare
     number a percent or an Allred score: value "percent" / "allred"), "number" (a bare number),
     "break" (a word after which a value is not this statement's: "control", "if"), "absence"
-    ("no", as in "no estrogen receptors found").
+    ("no", as in "no estrogen receptors found"), "legend" ("is defined as": the statement defines a
+    category).
     """
 
     kind: str
@@ -49,6 +50,7 @@ class Vocabulary:
     units: dict[str, tuple[str, ...]]
     breaks: tuple[str, ...]
     absence: tuple[str, ...]
+    legend: tuple[str, ...]
 
 
 def load_vocabulary(path: Path | None = None) -> Vocabulary:
@@ -62,6 +64,7 @@ def load_vocabulary(path: Path | None = None) -> Vocabulary:
         units={"percent": tuple(data["units"]["percent_labels"]), "allred": tuple(data["units"]["allred_labels"])},
         breaks=tuple(data["breaks"]["words"]),
         absence=tuple(data["absence"]["words"]),
+        legend=tuple(data["legend"]["words"]),
     )
 
 
@@ -102,7 +105,8 @@ class Recognizer:
         self.exact = PhraseMatcher(nlp.vocab, attr="ORTH")
         v = self.vocabulary
         groups = [("marker", v.markers), ("predicate", v.predicates), ("intensity", v.intensities),
-                  ("unit", v.units), ("break", {"break": v.breaks}), ("absence", {"absence": v.absence})]
+                  ("unit", v.units), ("break", {"break": v.breaks}), ("absence", {"absence": v.absence}),
+                  ("legend", {"legend": v.legend})]
         self._labels: dict[int, tuple[str, str]] = {}
         words: set[str] = set()
         for kind, table in groups:

@@ -2,7 +2,7 @@
 with one family's findings taken from the statement reader (recognize.py + link.py) instead of
 the regex rules, for every report of a folder; prints each value that differs.
 
-usage: .venv/bin/python scripts/side_by_side.py FOLDER [--family erpr] [--csv-old A.csv --csv-new B.csv]
+usage: .venv/bin/python scripts/side_by_side.py FOLDER [--family erpr] [--ocr never|auto] [--csv-old A.csv --csv-new B.csv]
 
 With --csv-old/--csv-new, writes both runs as CSV, to score each with score.py. Report text is
 printed only for differing values (the statement), so run it on the dev corpus, not on a
@@ -38,8 +38,8 @@ class ReaderMatcher(Matcher):
     def findings(self, text: str) -> list[Finding]:
         kept = [f for f in super().findings(text) if f.field not in self.family]
         facts, _ = self.linker.facts(text)
-        new = [Finding(f"reader.{fact.strategy}", fact.field, fact.value, fact.start, fact.end,
-                       fact.statement[0], fact.statement[1]) for fact in facts if fact.field in self.family]
+        new = [Finding(f"reader.{fact.strategy}", fact.field, fact.value, fact.start, fact.end, *fact.span)
+               for fact in facts if fact.field in self.family]
         return sorted(kept + new, key=lambda f: (f.start, f.end))
 
 
@@ -49,6 +49,7 @@ def main() -> int:
     parser.add_argument("--family", default="erpr", choices=sorted(FAMILIES))
     parser.add_argument("--csv-old", type=Path)
     parser.add_argument("--csv-new", type=Path)
+    parser.add_argument("--ocr", default="never", choices=("auto", "always", "never"))
     args = parser.parse_args()
     family = FAMILIES[args.family]
     old_matcher = default_matcher()
@@ -57,8 +58,8 @@ def main() -> int:
     shown = sorted(set(family) & set(CSV_COLUMNS) | {"er_status", "pr_status"})
     differ = 0
     for path in sorted(p for p in args.folder.iterdir() if p.suffix.lower() in (".txt", ".pdf")):
-        old = to_row(extract_file(path, matcher=old_matcher, ocr="never"))
-        new_record = extract_file(path, matcher=new_matcher, ocr="never")
+        old = to_row(extract_file(path, matcher=old_matcher, ocr=args.ocr))
+        new_record = extract_file(path, matcher=new_matcher, ocr=args.ocr)
         new = to_row(new_record)
         rows_old.append(old)
         rows_new.append(new)

@@ -19,6 +19,27 @@ REPORTS = sorted(SAMPLES.glob("*.txt")) + sorted(SAMPLES.glob("*.pdf"))
 RULES = load_rules()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--reader", choices=["erpr"], default=None,
+                     help="issue 21's migration: read this family of fields with the statement reader "
+                          "(link.py) instead of its regex rules, in every extraction that uses the default rules")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    family = config.getoption("--reader")
+    if not family:
+        return
+    import sys
+
+    from her2extract import pipeline
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from side_by_side import FAMILIES, ReaderMatcher
+
+    reader = ReaderMatcher(RULES, FAMILIES[family])
+    pipeline.default_matcher = lambda patterns=None: reader if patterns is None else Matcher(load_rules(extra=patterns))
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "rule" in metafunc.fixturenames:
         metafunc.parametrize("rule", RULES, ids=[r.id for r in RULES])
