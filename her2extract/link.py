@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from .recognize import Recognizer, Term, default_recognizer
 
 RECEPTORS = {"er": ("er",), "pr": ("pr",), "hr": ("er", "pr")}
-_JOINER = re.compile(r"\s*(?:,|and|&|/|or|\+)?\s*", re.IGNORECASE)
+# between the names of one list: "ER, PR and HER2", "ER/PR", "Estrogen Receptor (ER" (a name and its abbreviation)
+_JOINER = re.compile(r"\s*(?:,|and|&|/|or|\+|\()?\s*", re.IGNORECASE)
 _FOR = re.compile(r"\s*(?:for|in)\s+(?:the\s+|both\s+)?", re.IGNORECASE)
 _VERB_GAP = re.compile(r"\s*(?:the\s+)?", re.IGNORECASE)  # "does not express (the) oestrogen receptor"
 _UNIT_GAP = re.compile(r"[\s:=()]*(?:score|total|of)?[\s:=()]*", re.IGNORECASE)  # "Allred score: 7", "ER (%): 90"
@@ -35,10 +36,13 @@ _VALUE_KINDS = {"predicate", "percent", "intensity", "allred", "unit", "number"}
 REACH = 80  # characters from a marker (or its last value) within which its next value may follow
 _ABSENCE_AFTER = re.compile(r"[^;:]{0,40}?\b(?:found|detected|identified|seen|present|demonstrated)\b", re.IGNORECASE)
 # after a heading's marker: nothing but a colon, brackets or a dash ("ER (%):", "Estrogen receptor -")
-_HEADING_END = re.compile(r"[\s:()%/.-]*")
+_HEADING_END = re.compile(r"[\s:()%/.-]*(?:status|results?|expression|score|assay)?[\s:()%/.-]*", re.IGNORECASE)
 # a statement that starts with a sub-label goes on with the heading before it
-_SUB_LABEL = re.compile(r"\s*(?:[-*•]\s*)?(?:\w+\s*:\s*)?(?:results?|interpretation|score|status|finding|findings)\s*:",
-                        re.IGNORECASE)
+_SUB_LABEL = re.compile(
+    r"\s*(?:[-*•+]\s*)?(?:\w+\s*:\s*)?(?:results?|interpretation|score|status|findings?"
+    r"|percent(?:age)?\s+(?:of\s+)?(?:tumou?r\s+)?(?:cells|nuclei)[^:\n]{0,50}|proportion\s+of\s+(?:tumou?r\s+)?(?:cells|nuclei)[^:\n]{0,40}"
+    r"|(?:average\s+|staining\s+)?intensity(?:\s+of\s+staining)?|allred(?:\s+score)?|quick\s?score|h-?score)\s*:",
+    re.IGNORECASE)
 # "1% is Positive. < 1% is Negative": a reference range, not a result
 _DEFINES = re.compile(r"\s*(?:is|are|=|:)\s*", re.IGNORECASE)
 _RESPECTIVELY = re.compile(r"\brespectively\b", re.IGNORECASE)
@@ -122,16 +126,25 @@ class Linker:
     def facts(self, text: str) -> tuple[list[Fact], list[Ambiguity]]:
         facts: list[Fact] = []
         doubts: list[Ambiguity] = []
-        heading: Term | None = None  # a marker whose values come in the statements after it
+        heading: Term | None = None  # a marker whose values may go on in the statements after it
+        awaiting = False  # and nothing was said of it yet
+        table: dict | None = None  # the header of the table these lines are rows of
         previous_end = 0
         for line in statements(text):
             if "\n\n" in text[previous_end:line[0] + 1]:
-                heading = None  # a blank line ends a block
+                heading = table = None  # a blank line ends a block, and a table
             previous_end = line[1]
             piece = text[line[0]:line[1]]
             terms = [Term(t.kind, t.value, t.start + line[0], t.end + line[0]) for t in self.recognizer.terms(piece)]
-            if heading is None and not any(t.kind == "marker" and t.value in RECEPTORS for t in terms):
+            if heading is None and table is None and not any(t.kind == "marker" and t.value in RECEPTORS for t in terms) \
+                    and not any(t.kind == "unit" for t in terms):
                 continue
+            header = _table_header(text, line, terms)
+            if header is not None:
+                table = header
+                continue
+            if table is not None and any(t.kind == "marker" and t.value in RECEPTORS for t in terms):
+                terms = _table_row(text, line, terms, table)
             for span in sentences(text, line, terms):
                 inside = [t for t in terms if span[0] <= t.start < span[1]]
                 if any(t.kind == "marker" for t in inside):
@@ -140,27 +153,71 @@ class Linker:
                         found, unclear = link_statement(text, span, inside)
                         facts += found
                         doubts += unclear
-                        heading = _awaiting(text, span, inside, found)
-                elif heading is not None and (_HEADING_END.fullmatch(text, heading.end, span[0]) or
+                        heading = _owner(inside)
+                        awaiting = not any(t.kind in _FIELD for t in inside if t.start > heading.end)
+                elif heading is not None and (awaiting and _HEADING_END.fullmatch(text, heading.end, span[0]) or
                                               _SUB_LABEL.match(text, span[0])):
                     found, unclear = link_statement(text, span, [heading] + inside, heading)
                     facts += found
                     doubts += unclear
-                    if found or not _SUB_LABEL.match(text, span[0]):
+                    awaiting = False
+                    if not _SUB_LABEL.match(text, span[0]):
                         heading = None
                 else:
                     heading = None
         return facts, doubts
 
 
-def _awaiting(text: str, span: tuple[int, int], terms: list[Term], found: list[Fact]) -> Term | None:
-    """The statement's last receptor name, when nothing was linked to it: a heading whose values
-    follow ("Progesterone Receptor:" then "Result: positive (>1%)")."""
-    names = [t for t in terms if t.kind == "marker" and t.value in RECEPTORS]
-    last = names[-1]
-    if any(f.marker[1] >= last.end for f in found) or any(t.kind in _FIELD for t in terms if t.start > last.end):
+def _at_most_100(number: str) -> bool:
+    return all(float(part) <= 100 for part in number.split("-"))
+
+
+# a table's header: column labels, one of them a unit ("Marker  Result  % cells  Intensity")
+_HEADER_WORDS = re.compile(r"\b(?:marker|markers|result|results|clone|antibody|stain|test|assay|intensity|score|"
+                           r"reference|range|interpretation|status|value)\b", re.IGNORECASE)
+
+
+def _table_header(text: str, span: tuple[int, int], terms: list[Term]) -> dict | None:
+    """What a header line says of its table's columns: which hold percents; for a pipe table,
+    which cells (by index) are a reference range. None when the line is not a header."""
+    line = text[span[0]:span[1]]
+    units = {t.value for t in terms if t.kind == "unit"}
+    if any(t.kind in ("marker", "predicate", "percent") for t in terms) or "percent" not in units \
+            or len(_HEADER_WORDS.findall(line)) < 2:
         return None
-    return last
+    cells = line.strip().strip("|").split("|")
+    reference = {i for i, cell in enumerate(cells) if re.search(r"reference|range|normal", cell, re.IGNORECASE)}
+    return {"pipes": len(cells) > 2, "reference": reference}
+
+
+def _table_row(text: str, span: tuple[int, int], terms: list[Term], table: dict) -> list[Term]:
+    """A row's terms read by its header: a bare number (or range) of at most 100 is a percent when
+    it is the row's only one; a pipe table's reference-range cells are read as nothing."""
+    if table["pipes"] and table["reference"]:
+        line = text[span[0]:span[1]]
+        offset = span[0] + len(line) - len(line.lstrip())
+        cells, bounds = line.strip().strip("|").split("|"), []
+        start = offset + (1 if line.strip().startswith("|") else 0)
+        for cell in cells:
+            bounds.append((start, start + len(cell)))
+            start += len(cell) + 1
+        dropped = [bounds[i] for i in table["reference"] if i < len(bounds)]
+        terms = [t for t in terms if not any(a <= t.start < b for a, b in dropped)]
+    def bracketed(at: int) -> bool:  # "7/8 (proportion 5, intensity 2)": a breakdown, not a cell
+        before = text[span[0]:at]
+        return before.count("(") > before.count(")")
+
+    bare = [k for k, t in enumerate(terms) if t.kind == "number" and _at_most_100(t.value) and not bracketed(t.start)]
+    if len(bare) == 1:
+        t = terms[bare[0]]
+        terms = terms[:bare[0]] + [Term("percent", t.value, t.start, t.end)] + terms[bare[0] + 1:]
+    return terms
+
+
+def _owner(terms: list[Term]) -> Term:
+    """The statement's last receptor name: the block heading of the lines after it ("Estrogen
+    Receptor (ER) Status: Positive" then "Percentage of cells with nuclear positivity: 90%")."""
+    return [t for t in terms if t.kind == "marker" and t.value in RECEPTORS][-1]
 
 
 def _groups(text: str, terms: list[Term]) -> list[tuple[int, int, tuple[str, ...]]]:
@@ -253,7 +310,7 @@ def link_statement(text: str, span: tuple[int, int], terms: list[Term],
     for g, (first, last, names) in enumerate(groups):
         stop = groups[g + 1][0] if g + 1 < len(groups) else len(terms)
         receptors = _receptors(names)
-        reach = terms[last].end
+        reach = span[0] if heading is not None and terms[last] is heading else terms[last].end  # a heading: from its line
         for k in range(last + 1, stop):
             term = terms[k]
             if term.kind == "break" or term.start - reach > REACH:
@@ -266,7 +323,7 @@ def link_statement(text: str, span: tuple[int, int], terms: list[Term],
                 unit = terms[k - 1]
                 if unit.kind != "unit" or not _UNIT_GAP.fullmatch(text, unit.end, term.start):
                     continue
-                if unit.value == "percent" and float(term.value) <= 100:
+                if unit.value == "percent" and _at_most_100(term.value):
                     kind = "percent"
                 elif unit.value == "allred" and term.value in {"0", "2", "3", "4", "5", "6", "7", "8"}:
                     kind = "allred"

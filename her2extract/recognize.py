@@ -78,7 +78,8 @@ _PERCENT = re.compile(
     rf"|(?<![\w.,])(?:(?P<bound2>{_BOUND})\s?)?(?:(?:approximately|approx\.?|about|ca\.?|~|estimated)\s?)?"
     rf"(?P<single>{_NUM})\s?(?:%|per ?cent\b|7o\b|o/o)", re.IGNORECASE)
 _ALLRED = re.compile(r"(?<![\w.])(?P<score>[0-8])\s?/\s?8\b")
-_BARE = re.compile(r"(?<![\w.,%<>+-])(?P<n>\d{1,3}(?:[.,]\d{1,2})?)(?![\w.,]?\d|\s?[%+]|\s?/\s?\d)")
+_BARE = re.compile(r"(?<![\w.,%<>+-])(?P<n>\d{1,3}(?:[.,]\d{1,2})?(?:\s?-\s?\d{1,3}(?:[.,]\d{1,2})?)?)"
+                   r"(?![\w.,]?\d|\s?[%+]|\s?/\s?\d|\s?-\s?\d)")
 _BOUND_SIGN = {"<=": "<=", ">=": ">=", "≤": "<=", "≥": ">=", "<": "<", ">": ">", "less than": "<", "fewer than": "<",
                "under": "<", "greater than": ">", "more than": ">", "over": ">", "at least": ">=", "up to": "<="}
 
@@ -178,7 +179,7 @@ class Recognizer:
             taken.append(m.span())
         for m in _BARE.finditer(text):
             if not any(a <= m.start() < b for a, b in taken):
-                found.append((m.start(), m.end(), "number", _plain(m["n"])))
+                found.append((m.start(), m.end(), "number", _plain(re.sub(r"\s", "", m["n"]))))
         return found
 
 
