@@ -41,10 +41,12 @@ _HEADING_END = re.compile(r"[\s:()%/.-]*(?:status|results?|expression|score|assa
 _SUB_LABEL = re.compile(
     r"\s*(?:[-*•+]\s*)?(?:\w+\s*:\s*)?(?:results?|interpretation|score|status|findings?"
     r"|percent(?:age)?\s+(?:of\s+)?(?:tumou?r\s+)?(?:cells|nuclei)[^:\n]{0,50}|proportion\s+of\s+(?:tumou?r\s+)?(?:cells|nuclei)[^:\n]{0,40}"
-    r"|(?:average\s+|staining\s+)?intensity(?:\s+of\s+staining)?|allred(?:\s+score)?|quick\s?score|h-?score)\s*:",
-    re.IGNORECASE)
-# "1% is Positive. < 1% is Negative": a reference range, not a result
+    r"|percent\s+positive|%\s*(?:of\s+)?(?:positive\s+)?(?:cells|nuclei|positive|staining)"
+    r"|(?:average\s+|staining\s+)?intensity(?:\s+of\s+staining)?|allred(?:\s+score)?|quick\s?score|h-?score)"
+    r"\s*(?::|$)", re.IGNORECASE | re.MULTILINE)
+# "1% is Positive. < 1% is Negative", "Negative: <10%": a reference range, not a result
 _DEFINES = re.compile(r"\s*(?:is|are|=|:)\s*", re.IGNORECASE)
+_BY_BOUND = re.compile(r"\s*[:=]\s*")
 _RESPECTIVELY = re.compile(r"\brespectively\b", re.IGNORECASE)
 _FIELD = {"predicate": "reported", "percent": "percent", "intensity": "intensity", "allred": "allred"}
 MIN_SENTENCE_WORDS = 4  # a piece of a line shorter than this is a label's or value's, not a sentence
@@ -154,14 +156,16 @@ class Linker:
                         facts += found
                         doubts += unclear
                         heading = _owner(inside)
-                        awaiting = not any(t.kind in _FIELD for t in inside if t.start > heading.end)
-                elif heading is not None and (awaiting and _HEADING_END.fullmatch(text, heading.end, span[0]) or
-                                              _SUB_LABEL.match(text, span[0])):
+                        awaiting = not any(t.kind in _FIELD for t in inside if t.start > heading.end) and \
+                            _HEADING_END.fullmatch(text, heading.end, span[1]) is not None
+                elif heading is not None and (awaiting or _SUB_LABEL.match(text, span[0])):
                     found, unclear = link_statement(text, span, [heading] + inside, heading)
                     facts += found
                     doubts += unclear
-                    awaiting = False
-                    if not _SUB_LABEL.match(text, span[0]):
+                    label = _SUB_LABEL.match(text, span[0])
+                    # a label alone on its line ("Percentage of Cells with Nuclear Positivity"): its value follows
+                    awaiting = bool(label) and not any(t.kind in _VALUE_KINDS and t.kind != "unit" for t in inside)
+                    if not label:
                         heading = None
                 else:
                     heading = None
@@ -254,9 +258,11 @@ def link_statement(text: str, span: tuple[int, int], terms: list[Term],
     groups = _groups(text, terms)
     given: dict[tuple[str, str], list[tuple[Term, str, Term]]] = {}
     # a reference range ("= 1% is Positive. < 1% is Negative"): neither its number nor its call
-    used: set[int] = {j for k in range(len(terms) - 1) if terms[k].kind == "percent"
-                      and terms[k + 1].kind == "predicate" and _DEFINES.fullmatch(text, terms[k].end, terms[k + 1].start)
-                      for j in (k, k + 1)}
+    used: set[int] = {j for k in range(len(terms) - 1) if (
+        terms[k].kind == "percent" and terms[k + 1].kind == "predicate"
+        and _DEFINES.fullmatch(text, terms[k].end, terms[k + 1].start)
+        or terms[k].kind == "predicate" and terms[k + 1].kind == "percent" and terms[k + 1].value[:1] in "<>"
+        and _BY_BOUND.fullmatch(text, terms[k].end, terms[k + 1].start)) for j in (k, k + 1)}
     # a definition ("ER/PR positive is defined as an Allred score of >2"): nothing of its sentence
     for cue in (t for t in terms if t.kind == "legend"):
         ends = [m for m in _SENTENCE_END.finditer(text, span[0], span[1])]

@@ -151,6 +151,9 @@ class Recognizer:
                 kind, value = self._labels[key]
                 spans.append((doc[begin].idx, doc[end - 1].idx + len(doc[end - 1].text), kind, value))
         spans += self._numbers(text)
+        struck = [m.span() for m in _STRUCK.finditer(text)]  # "~~Negative~~": struck out, not said
+        if struck:
+            spans = [sp for sp in spans if not any(a <= sp[0] < b for a, b in struck)]
         spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
         out: list[Term] = []
         reach = -1
@@ -183,6 +186,7 @@ class Recognizer:
         return found
 
 
+_STRUCK = re.compile(r"~~[^~\n]{1,200}~~")
 _RANGE_JOINER = re.compile(r"\s*(?:-|–|to|and|/)\s*", re.IGNORECASE)
 _ORDER = ("weak", "moderate", "strong")
 
