@@ -26,7 +26,7 @@ from .recognize import Recognizer, Term, default_recognizer
 
 RECEPTORS = {"er": ("er",), "pr": ("pr",), "hr": ("er", "pr")}
 # between the names of one list: "ER, PR and HER2", "ER/PR", "Estrogen Receptor (ER" (a name and its abbreviation)
-_JOINER = re.compile(r"\s*(?:,|and|&|/|or|\+|\()?\s*", re.IGNORECASE)
+_JOINER = re.compile(r"\s*(?:\([^()\n]{0,40}\)\s*)?(?:,|and|&|/|or|\+|\()?\s*", re.IGNORECASE)
 _FOR = re.compile(r"\s*(?:for|in)\s+(?:the\s+|both\s+)?", re.IGNORECASE)
 _VERB_GAP = re.compile(r"\s*(?:the\s+)?", re.IGNORECASE)  # "does not express (the) oestrogen receptor"
 _UNIT_GAP = re.compile(r"[\s:=()]*(?:score|total|of)?[\s:=()]*", re.IGNORECASE)  # "Allred score: 7", "ER (%): 90"
@@ -88,7 +88,7 @@ def statements(text: str) -> list[tuple[int, int]]:
         if not line.strip():
             spans.append((start, start))  # a blank line: ends any run-on
             continue
-        if spans and spans[-1][1] > spans[-1][0] and line.lstrip()[:1].islower() \
+        if spans and spans[-1][1] > spans[-1][0] and (line.lstrip()[:1].islower() or line.lstrip()[:1] == "(") \
                 and not text[spans[-1][0]:spans[-1][1]].rstrip().endswith((".", ":", ";")):
             spans[-1] = (spans[-1][0], end)  # a sentence going on over the line break
             continue

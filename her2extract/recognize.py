@@ -45,6 +45,7 @@ class Term:
 class Vocabulary:
     markers: dict[str, tuple[str, ...]]
     exact: dict[str, tuple[str, ...]]
+    lower: dict[str, tuple[str, ...]]
     predicates: dict[str, tuple[str, ...]]
     intensities: dict[str, tuple[str, ...]]
     units: dict[str, tuple[str, ...]]
@@ -59,6 +60,7 @@ def load_vocabulary(path: Path | None = None) -> Vocabulary:
     return Vocabulary(
         markers={m: tuple(v.get("names", ())) for m, v in data["markers"].items()},
         exact={m: tuple(v.get("exact", ())) for m, v in data["markers"].items()},
+        lower={m: tuple(v.get("lower", ())) for m, v in data["markers"].items()},
         predicates={k: tuple(v) for k, v in data["predicates"].items()},
         intensities={k: tuple(v) for k, v in data["intensities"].items()},
         units={"percent": tuple(data["units"]["percent_labels"]), "allred": tuple(data["units"]["allred_labels"])},
@@ -150,6 +152,7 @@ class Recognizer:
             for key, begin, end in matcher(source):
                 kind, value = self._labels[key]
                 spans.append((doc[begin].idx, doc[end - 1].idx + len(doc[end - 1].text), kind, value))
+        spans += self._lower_names(doc)
         spans += self._numbers(text)
         struck = [m.span() for m in _STRUCK.finditer(text)]  # "~~Negative~~": struck out, not said
         if struck:
@@ -164,8 +167,18 @@ class Recognizer:
             reach = end
         return _ranges(text, out)
 
+    def _lower_names(self, doc) -> list[tuple[int, int, str, str]]:
+        """Short names in lower case ("er is positive"): only where a verb or colon follows."""
+        out = []
+        for i, token in enumerate(doc[:-1]):
+            for marker, names in self.vocabulary.lower.items():
+                if token.text in names and doc[i + 1].lower_ in _LOWER_FOLLOWERS:
+                    out.append((token.idx, token.idx + len(token.text), "marker", marker))
+        return out
+
     @staticmethod
     def _numbers(text: str) -> list[tuple[int, int, str, str]]:
+        text = _OCR_ZERO.sub("0", text)  # "7O%": OCR's letter O after a digit is a zero (same length)
         found: list[tuple[int, int, str, str]] = []
         taken: list[tuple[int, int]] = []
         for m in _PERCENT.finditer(text):
@@ -186,6 +199,8 @@ class Recognizer:
         return found
 
 
+_OCR_ZERO = re.compile(r"(?<=\d)[Oo](?=\s?%|\d|\s?per ?cent)")
+_LOWER_FOLLOWERS = frozenset({"is", "was", "are", "were", ":", "status", "shows", "showed"})
 _STRUCK = re.compile(r"~~[^~\n]{1,200}~~")
 _RANGE_JOINER = re.compile(r"\s*(?:-|–|to|and|/)\s*", re.IGNORECASE)
 _ORDER = ("weak", "moderate", "strong")
