@@ -43,7 +43,7 @@ _SUB_LABEL = re.compile(
     r"|percent(?:age)?\s+(?:of\s+)?(?:tumou?r\s+)?(?:cells|nuclei)[^:\n]{0,50}|proportion\s+of\s+(?:tumou?r\s+)?(?:cells|nuclei)[^:\n]{0,40}"
     r"|percent\s+positive|%\s*(?:of\s+)?(?:positive\s+)?(?:cells|nuclei|positive|staining)"
     r"|(?:average\s+|staining\s+)?intensity(?:\s+of\s+staining)?|allred(?:\s+score)?|quick\s?score|h-?score)"
-    r"\s*(?::|$)", re.IGNORECASE | re.MULTILINE)
+    r"(?:\s*:|\s*$|\s)", re.IGNORECASE | re.MULTILINE)
 # "1% is Positive. < 1% is Negative", "Negative: <10%": a reference range, not a result
 _DEFINES = re.compile(r"\s*(?:is|are|=|:)\s*", re.IGNORECASE)
 _BY_BOUND = re.compile(r"\s*[:=]\s*")
@@ -163,10 +163,10 @@ class Linker:
                     facts += found
                     doubts += unclear
                     label = _SUB_LABEL.match(text, span[0])
+                    if not label and not awaiting:
+                        heading = None
                     # a label alone on its line ("Percentage of Cells with Nuclear Positivity"): its value follows
                     awaiting = bool(label) and not any(t.kind in _VALUE_KINDS and t.kind != "unit" for t in inside)
-                    if not label:
-                        heading = None
                 else:
                     heading = None
         return facts, doubts
