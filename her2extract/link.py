@@ -18,6 +18,7 @@ list of markers, no value is linked: `link-ambiguous`.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from dataclasses import dataclass
@@ -128,6 +129,8 @@ class Linker:
     def facts(self, text: str) -> tuple[list[Fact], list[Ambiguity]]:
         facts: list[Fact] = []
         doubts: list[Ambiguity] = []
+        everything = self.recognizer.terms(text)  # one pass of the tokenizer over the whole text
+        starts = [t.start for t in everything]
         heading: Term | None = None  # a marker whose values may go on in the statements after it
         awaiting = False  # and nothing was said of it yet
         table: dict | None = None  # the header of the table these lines are rows of
@@ -136,8 +139,7 @@ class Linker:
             if "\n\n" in text[previous_end:line[0] + 1]:
                 heading = table = None  # a blank line ends a block, and a table
             previous_end = line[1]
-            piece = text[line[0]:line[1]]
-            terms = [Term(t.kind, t.value, t.start + line[0], t.end + line[0]) for t in self.recognizer.terms(piece)]
+            terms = everything[bisect.bisect_left(starts, line[0]):bisect.bisect_left(starts, line[1])]
             if heading is None and table is None and not any(t.kind == "marker" and t.value in RECEPTORS for t in terms) \
                     and not any(t.kind == "unit" for t in terms):
                 continue

@@ -126,6 +126,7 @@ class Recognizer:
                 self._labels[nlp.vocab.strings.add(key)] = ("marker", value)
                 self.exact.add(key, [nlp.make_doc(p) for p in phrases])
         self._words = tuple(sorted(words))
+        self._lower = {name: marker for marker, names in v.lower.items() for name in names}
 
     @functools.lru_cache(maxsize=4096)
     def _repair(self, word: str) -> str:
@@ -142,17 +143,19 @@ class Recognizer:
         from spacy.tokens import Doc
 
         doc = self.nlp.make_doc(text)
-        repaired = [self._repair(t.text) if t.is_alpha or any(c.isdigit() for c in t.text) else t.text for t in doc]
-        if repaired != [t.text for t in doc]:
+        words = [t.text for t in doc]
+        idx = [t.idx for t in doc]
+        # only words long enough to be a near miss are looked up (each once, then cached)
+        repaired = [self._repair(w) if len(w) >= NEAR_MISS_MIN else w for w in words]
+        fixed = doc
+        if repaired != words:
             fixed = Doc(self.nlp.vocab, words=repaired, spaces=[bool(t.whitespace_) for t in doc])
-        else:
-            fixed = doc
         spans = []
         for matcher, source in ((self.lower, fixed), (self.exact, doc)):
             for key, begin, end in matcher(source):
                 kind, value = self._labels[key]
-                spans.append((doc[begin].idx, doc[end - 1].idx + len(doc[end - 1].text), kind, value))
-        spans += self._lower_names(doc)
+                spans.append((idx[begin], idx[end - 1] + len(words[end - 1]), kind, value))
+        spans += self._lower_names(words, idx)
         spans += self._numbers(text)
         struck = [m.span() for m in _STRUCK.finditer(text)]  # "~~Negative~~": struck out, not said
         if struck:
@@ -167,13 +170,13 @@ class Recognizer:
             reach = end
         return _ranges(text, out)
 
-    def _lower_names(self, doc) -> list[tuple[int, int, str, str]]:
+    def _lower_names(self, words: list[str], idx: list[int]) -> list[tuple[int, int, str, str]]:
         """Short names in lower case ("er is positive"): only where a verb or colon follows."""
         out = []
-        for i, token in enumerate(doc[:-1]):
-            for marker, names in self.vocabulary.lower.items():
-                if token.text in names and doc[i + 1].lower_ in _LOWER_FOLLOWERS:
-                    out.append((token.idx, token.idx + len(token.text), "marker", marker))
+        for i in range(len(words) - 1):
+            marker = self._lower.get(words[i])
+            if marker and words[i + 1].lower() in _LOWER_FOLLOWERS:
+                out.append((idx[i], idx[i] + len(words[i]), "marker", marker))
         return out
 
     @staticmethod
