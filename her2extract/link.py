@@ -27,7 +27,10 @@ from .recognize import Recognizer, Term, default_recognizer
 
 RECEPTORS = {"er": ("er",), "pr": ("pr",), "hr": ("er", "pr")}
 # between the names of one list: "ER, PR and HER2", "ER/PR", "Estrogen Receptor (ER" (a name and its abbreviation)
-_JOINER = re.compile(r"\s*(?:\([^()\n]{0,40}\)\s*)?(?:,|and|&|/|or|\+|\()?\s*", re.IGNORECASE)
+# (and a test's noun between: "Estrogen and progesterone receptor analysis and HER2/neu")
+_JOINER = re.compile(r"\s*(?:\([^()\n]{0,40}\)\s*)?(?:(?:analysis|studies|stains?|staining|testing|tests?|assays?|"
+                     r"immunostains?|status)\s+)?(?:,|and|&|/|or|\+|\()?\s*", re.IGNORECASE)
+_FOR_NEXT = re.compile(r"\s+for\b", re.IGNORECASE)
 _FOR = re.compile(r"\s*(?:for|in)\s+(?:the\s+|both\s+)?", re.IGNORECASE)
 _VERB_GAP = re.compile(r"\s*(?:the\s+)?", re.IGNORECASE)  # "does not express (the) oestrogen receptor"
 _UNIT_GAP = re.compile(r"[\s:=()]*(?:score|total|of)?[\s:=()]*", re.IGNORECASE)  # "Allred score: 7", "ER (%): 90"
@@ -327,6 +330,8 @@ def link_statement(text: str, span: tuple[int, int], terms: list[Term],
                 reach = term.end
                 continue
             kind, value = term.kind, None
+            if kind == "predicate" and _FOR_NEXT.match(text, term.end, span[1]):
+                break  # "positive for ER and PR, negative for HER2": the call is the next name's
             if kind == "number":  # a bare number: its unit is in the label right before it
                 unit = terms[k - 1]
                 if unit.kind != "unit" or not _UNIT_GAP.fullmatch(text, unit.end, term.start):

@@ -191,8 +191,9 @@ class Recognizer:
             else:
                 bound = _BOUND_SIGN.get((m["bound"] or "").lower(), "")
                 value = bound + f"{_plain(m['low'])}-{_plain(m['high'])}"
-            found.append((m.start(), m.end(), "percent", value))
             taken.append(m.span())
+            if value != "0-100":  # "(0-100%)": the scale, not a value
+                found.append((m.start(), m.end(), "percent", value))
         for m in _ALLRED.finditer(text):
             found.append((m.start(), m.end(), "allred", m["score"]))
             taken.append(m.span())
