@@ -493,9 +493,7 @@ def write_naaccr_xml(csv_path: Path) -> Path:
     from .naaccr import naaccr_xml
 
     target = Path(csv_path).with_suffix(".xml")
-    with open(csv_path, newline="", encoding="utf-8") as handle:
-        rows = ({k: plain_cell(v or "") for k, v in row.items()} for row in csv.DictReader(handle))
-        target.write_text(naaccr_xml(rows), encoding="utf-8")
+    target.write_text(naaccr_xml(_complete_rows(Path(csv_path).read_text(encoding="utf-8"))), encoding="utf-8")
     return target
 
 

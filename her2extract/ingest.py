@@ -28,13 +28,9 @@ SUFFIXES = TEXT_SUFFIXES | PDF_SUFFIXES | IMAGE_SUFFIXES
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*")
 # HEIC/HEIF (an iPhone's photos): an ISO media file whose first box names a HEIF brand
 _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
-
-
-def is_image(data: bytes) -> bool:
-    """Whether the bytes are a JPEG, PNG, TIFF or HEIC/HEIF picture (judged by content)."""
-    return data.startswith(_IMAGE_MAGIC) or (data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS)
 IMAGE_MAX_SIDE = 4200  # pixels: a phone photo of a page; bigger ones are scaled down before OCR
 IMAGE_MIN_WIDTH = 1600  # pixels: a small screenshot is scaled up, so its letters are big enough for OCR
+IMAGE_MAX_PIXELS = 60_000_000
 OCR_MODES = frozenset({"auto", "always", "never"})
 
 # A page with fewer non-space characters than this has no usable text layer.
@@ -120,24 +116,36 @@ def read_bytes(
     return Document(source=source, pages=(Page(1, text, TextSource.TEXT),))
 
 
+def is_image(data: bytes) -> bool:
+    """Whether the bytes are a JPEG, PNG, TIFF or HEIC/HEIF picture (judged by content)."""
+    return data.startswith(_IMAGE_MAGIC) or (data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS)
+
+
+def _upright_grey(data: bytes, source: str):
+    """An image file as a greyscale PIL image, turned upright by its EXIF orientation."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    _heif_opener()
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            if opened.width * opened.height > IMAGE_MAX_PIXELS:
+                raise UnreadableDocument(source, f"image too large: {opened.width} x {opened.height} pixels")
+            return ImageOps.exif_transpose(opened).convert("L")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise UnreadableDocument(source, f"corrupt image: {type(exc).__name__}") from None
+
+
 def _read_image(data: bytes, source: str, ocr: str) -> Document:
     """A photo or scan of a one-page report: turned upright by its EXIF orientation, scaled to
     a size Tesseract reads well, read by OCR and laid out like a scanned PDF page (its drawn
     boxes read from the pixels)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image
 
-    _heif_opener()
     if ocr == "never":
         raise UnreadableDocument(source, "an image of a report can only be read by OCR, and OCR is off")
     if not ocr_available():
         raise UnreadableDocument(source, "an image of a report needs OCR: install tesseract-ocr")
-    try:
-        with Image.open(io.BytesIO(data)) as opened:
-            if opened.width * opened.height > 60_000_000:
-                raise UnreadableDocument(source, f"image too large: {opened.width} x {opened.height} pixels")
-            image = ImageOps.exif_transpose(opened).convert("L")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise UnreadableDocument(source, f"corrupt image: {type(exc).__name__}") from None
+    image = _upright_grey(data, source)
     side = max(image.size)
     if side > IMAGE_MAX_SIDE:
         image = image.resize((round(image.width * IMAGE_MAX_SIDE / side), round(image.height * IMAGE_MAX_SIDE / side)))
@@ -340,12 +348,8 @@ def word_boxes(laid: PageLayout) -> tuple[tuple[int, int, float, float, float, f
 def page_picture(data: bytes, number: int, dpi: float = 150):
     """Page `number` (from 1) of a PDF or an image file as a greyscale PIL image at `dpi` (72 dpi
     = one pixel a point; an image file is a page 612 points wide), turned as it was read."""
-    from PIL import Image, ImageOps
-
     if is_image(data):
-        _heif_opener()
-        with Image.open(io.BytesIO(data)) as opened:
-            image = ImageOps.exif_transpose(opened).convert("L")
+        image = _upright_grey(data, "")
         width = round(612 * dpi / 72)
         return image.resize((width, max(1, round(image.height * width / image.width))))
     import pypdfium2 as pdfium
@@ -399,19 +403,25 @@ def _dies_with_reader():
     import sys
     import threading
 
-    if not sys.platform.startswith("linux") or threading.active_count() != 1:
-        return None
-    import ctypes
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
+    prctl = _prctl() if sys.platform.startswith("linux") and threading.active_count() == 1 else None
+    if prctl is None:
         return None
 
     def die_with_parent() -> None:
         prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
     return die_with_parent
+
+
+@functools.lru_cache(maxsize=1)
+def _prctl():
+    """The C library's prctl, or None."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
 
 
 def tesseract_words(tsv: str, scale: float) -> list[Word]:

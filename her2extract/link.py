@@ -163,17 +163,17 @@ class Linker:
                         heading = _owner(inside)
                         awaiting = not any(t.kind in _FIELD for t in inside if t.start > heading.end) and \
                             _HEADING_END.fullmatch(text, heading.end, span[1]) is not None
-                elif heading is not None and (awaiting or _SUB_LABEL.match(text, span[0])):
-                    found, unclear = link_statement(text, span, [heading] + inside, heading)
-                    facts += found
-                    doubts += unclear
-                    label = _SUB_LABEL.match(text, span[0])
-                    if not label and not awaiting:
-                        heading = None
-                    # a label alone on its line ("Percentage of Cells with Nuclear Positivity"): its value follows
-                    awaiting = bool(label) and not any(t.kind in _VALUE_KINDS and t.kind != "unit" for t in inside)
-                else:
+                    continue
+                label = _SUB_LABEL.match(text, span[0]) if heading is not None else None
+                if heading is None or not (awaiting or label):
                     heading = None
+                    continue
+                found, unclear = link_statement(text, span, [heading] + inside, heading)
+                facts += found
+                doubts += unclear
+                # the block goes on after a label's line or an awaited value's; a label alone on its
+                # line ("Percentage of Cells with Nuclear Positivity"): its value follows
+                awaiting = bool(label) and not any(t.kind in _VALUE_KINDS and t.kind != "unit" for t in inside)
         return facts, doubts
 
 
@@ -269,8 +269,9 @@ def link_statement(text: str, span: tuple[int, int], terms: list[Term],
         or terms[k].kind == "predicate" and terms[k + 1].kind == "percent" and terms[k + 1].value[:1] in "<>"
         and _BY_BOUND.fullmatch(text, terms[k].end, terms[k + 1].start)) for j in (k, k + 1)}
     # a definition ("ER/PR positive is defined as an Allred score of >2"): nothing of its sentence
-    for cue in (t for t in terms if t.kind == "legend"):
-        ends = [m for m in _SENTENCE_END.finditer(text, span[0], span[1])]
+    cues = [t for t in terms if t.kind == "legend"]
+    ends = list(_SENTENCE_END.finditer(text, span[0], span[1])) if cues else []
+    for cue in cues:
         low = max([m.end() for m in ends if m.end() <= cue.start], default=span[0])
         high = min([m.start() for m in ends if m.start() >= cue.end], default=span[1])
         used.update(k for k, t in enumerate(terms) if low <= t.start < high and t.kind != "marker")
@@ -329,7 +330,7 @@ def link_statement(text: str, span: tuple[int, int], terms: list[Term],
             if term.kind == "unit" or k in used:  # a label, or a value another strategy took: the chain goes on
                 reach = term.end
                 continue
-            kind, value = term.kind, None
+            kind = term.kind
             if kind == "predicate" and _FOR_NEXT.match(text, term.end, span[1]):
                 break  # "positive for ER and PR, negative for HER2": the call is the next name's
             if kind == "number":  # a bare number: its unit is in the label right before it
@@ -349,13 +350,10 @@ def link_statement(text: str, span: tuple[int, int], terms: list[Term],
             if kind not in _FIELD:
                 continue
             reach = term.end  # a value of this marker: the next may follow within REACH of it
-            if kind != "predicate" and len(receptors) > 1:
-                for name in names:
-                    for receptor in RECEPTORS.get(name, ()):
-                        given.setdefault((receptor, _FIELD[kind]), []).append((term, "ambiguous", terms[last]))
-                continue
+            # a call goes to every name of a list; a number to none (which one would it be?)
+            strategy = "ambiguous" if kind != "predicate" and len(receptors) > 1 else "marker-then-values"
             for name in names:
-                give(name, kind, term, "marker-then-values", terms[last], value)
+                give(name, kind, term, strategy, terms[last])
     facts: list[Fact] = []
     doubts: list[Ambiguity] = []
     for (receptor, field), options in given.items():

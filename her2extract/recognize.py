@@ -130,9 +130,9 @@ class Recognizer:
 
     @functools.lru_cache(maxsize=4096)
     def _repair(self, word: str) -> str:
-        """The lexicon word `word` is a near miss of, or `word` itself."""
+        """The lexicon word `word` (of NEAR_MISS_MIN letters or more) is a near miss of, or `word` itself."""
         low = word.lower()
-        if len(low) < NEAR_MISS_MIN or low in self._words:
+        if low in self._words:
             return word
         close = difflib.get_close_matches(low.replace("0", "o").replace("1", "l"), self._words, n=1,
                                           cutoff=NEAR_MISS_RATIO)

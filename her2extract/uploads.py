@@ -30,7 +30,6 @@ class _Part:
     name: str = ""
     filename: str | None = None
     data: bytearray = field(default_factory=bytearray)  # grown in place: no second copy at the end
-    size: int = 0
 
 
 async def read_files(content_type: str, body: AsyncIterator[bytes], *, field_name: str, max_bytes: int,
@@ -75,9 +74,8 @@ async def read_files(content_type: str, body: AsyncIterator[bytes], *, field_nam
     def on_part_data(data: bytes, start: int, end: int) -> None:
         nonlocal other
         part: _Part = state["part"]
-        part.size += end - start
         if part.filename is not None and part.name == field_name:
-            if part.size > max_bytes:
+            if len(part.data) + end - start > max_bytes:
                 raise UploadRefused(413, f"{_shown(part.filename)}: file too large "
                                          f"(limit {max_bytes / 1024 / 1024:.0f} MB)")
             part.data += memoryview(data)[start:end]
@@ -118,6 +116,10 @@ async def read_files(content_type: str, body: AsyncIterator[bytes], *, field_nam
     return files
 
 
+def base_name(name: str) -> str:
+    """An uploaded file's name as it may be shown: its last path part, at most 200 characters."""
+    return name.replace("\\", "/").rsplit("/", 1)[-1][:200]
+
+
 def _shown(name: str) -> str:
-    """A file name as a message may repeat it: its last path part, at most 200 characters."""
-    return name.replace("\\", "/").rsplit("/", 1)[-1][:200] or "a file"
+    return base_name(name) or "a file"

@@ -32,7 +32,7 @@ from .naaccr import naaccr_row, naaccr_xml
 from .ingest import MAX_PAGES
 from .model import TextSource
 from .pipeline import default_matcher, error_record, safe_read_and_extract_bytes
-from .uploads import UploadRefused, read_files
+from .uploads import UploadRefused, base_name, read_files
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def create_app(*, token: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES, m
         codes: list[int] = []
         try:
             for index, (filename, data) in enumerate(uploads):
-                name = filename.replace("\\", "/").rsplit("/", 1)[-1][:200]
+                name = base_name(filename)
                 name = name if name.strip(". ") else "report"  # "x/", "..": a name with nothing of its own
                 uploads[index] = (filename, b"")  # the request holds no copy once the reader has it
                 # extraction (and OCR) is slow: it runs in a reader process, a few at a time
@@ -228,7 +228,6 @@ class _Readers:
 
         future = self.started().schedule(_read_one, args=(data, name, self.max_pages, self.ocr),
                                           timeout=self.timeout)
-        del data
         try:
             return await asyncio.wrap_future(future)
         except FutureTimeout:
@@ -305,13 +304,10 @@ _LIBC = _libc()
 
 
 def _read_one(data: bytearray, name: str, max_pages: int, ocr: str) -> tuple["Report", int]:
-    """In a reader process: the file's Report and the HTTP status it would get alone."""
-    try:
-        (record, sentences), code = _extract_one(bytes(data), name, default_matcher(), max_pages, ocr)
-        return _report(name, record, sentences), code
-    finally:
-        del data
-        give_back_memory()
+    """In a reader process (which reads one file, then ends): the file's Report and the HTTP
+    status it would get alone."""
+    (record, sentences), code = _extract_one(bytes(data), name, default_matcher(), max_pages, ocr)
+    return _report(name, record, sentences), code
 
 
 def _extract_one(data: bytes, name: str, matcher, max_pages: int, ocr: str):
